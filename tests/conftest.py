@@ -1,0 +1,32 @@
+"""Shared fixtures: the shared PAN-X parquet and one real smoke training per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from training.facts import DEFAULT_DATA_DIR  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared PAN-X parquet folder (../shared/data/panx or $PANX_DATA_DIR)."""
+    path = Path(os.environ.get("PANX_DATA_DIR", DEFAULT_DATA_DIR))
+    if not (path / "PAN-X.de" / "train.parquet").is_file():
+        pytest.fail(f"PAN-X parquet not found at {path}; set PANX_DATA_DIR")
+    return path
+
+
+@pytest.fixture(scope="session")
+def smoke_run_dir(tmp_path_factory, data_dir) -> Path:
+    """A real run directory: `training.train --preset smoke` on the de experiment (about 15 s)."""
+    from training.train import main
+
+    out = tmp_path_factory.mktemp("runs") / "smoke-de"
+    main(["--experiment", "de", "--preset", "smoke", "--data-dir", str(data_dir), "--output-dir", str(out), "--quiet"])
+    return out
