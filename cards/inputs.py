@@ -6,11 +6,12 @@ error names the file at fault and the step that writes it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.facts import ENTITY_TYPES, LANGUAGES, OFFLINE_BASE_NAME, RESULTS_DIR, check_language
+from training.facts import ENTITY_TYPES, HUB_NAMESPACE, LANGUAGES, OFFLINE_BASE_NAME, RESULTS_DIR, check_language
 from training.run_dir import (
     DATA_SUMMARY,
     EVAL_RESULTS,
@@ -43,11 +44,17 @@ class CardError(ValueError):
     """A run-directory file exists but does not follow the contract the card relies on."""
 
 
+# "name" or "owner/name", as the Hub spells repo ids.
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+
+
 @dataclass(frozen=True)
 class BaseModel:
-    """The base checkpoint as the card names it: a Hub id, or the folder name of a local path."""
+    """The base checkpoint as the card names it: a Hub id, the folder name of a local path, or (for
+    a run with no pretrained base, e.g. the smoke preset's random encoder) the run's description."""
 
     name: str
+    is_hub_id: bool
     is_local: bool
     is_offline_base: bool  # panx-ner's own base made by `python -m training.pretrain`
 
@@ -104,8 +111,14 @@ def resolve_base_model(base_model: str) -> BaseModel:
         or path.exists()
         or path.name == OFFLINE_BASE_NAME
     )
-    name = path.name if is_local else base_model
-    return BaseModel(name=name, is_local=is_local, is_offline_base=path.name == OFFLINE_BASE_NAME)
+    if path.name == OFFLINE_BASE_NAME:  # panx-ner's own base is published beside the models
+        return BaseModel(name=f"{HUB_NAMESPACE}/{OFFLINE_BASE_NAME}", is_hub_id=True, is_local=is_local, is_offline_base=True)
+    return BaseModel(
+        name=path.name if is_local else base_model,
+        is_hub_id=not is_local and bool(HUB_ID.match(base_model)),
+        is_local=is_local,
+        is_offline_base=path.name == OFFLINE_BASE_NAME,
+    )
 
 
 def default_results_dir() -> Path | None:
@@ -131,6 +144,9 @@ def load_inputs(run_dir: str | Path, results_dir: str | Path | None = None) -> C
     if bad:
         raise _fail(HYPERPARAMETERS, f"is not flat: {', '.join(bad)} hold nested values")
 
+    train_languages = _languages(run_info["train_languages"], RUN_INFO)
+    if not train_languages:
+        raise _fail(RUN_INFO, "lists no train_languages")
     eval_languages = _languages(eval_results["languages"], EVAL_RESULTS)
     if not eval_languages:
         raise _fail(EVAL_RESULTS, "holds no evaluated language")
@@ -171,7 +187,7 @@ def load_inputs(run_dir: str | Path, results_dir: str | Path | None = None) -> C
         data_summary=data_summary,
         results_dir=results_dir,
         f1_matrix=f1_matrix,
-        train_languages=_languages(run_info["train_languages"], RUN_INFO),
+        train_languages=train_languages,
         eval_languages=eval_languages,
         base_model=resolve_base_model(str(run_info["base_model"])),
     )

@@ -53,6 +53,7 @@ def widget(inputs: CardInputs) -> list[dict[str, str]]:
 
 
 def build_card_data(inputs: CardInputs) -> ModelCardData:
+    base = inputs.base_model
     return ModelCardData(
         language=list(inputs.train_languages),
         license=LICENSE,
@@ -60,7 +61,9 @@ def build_card_data(inputs: CardInputs) -> ModelCardData:
         tags=TAGS,
         datasets=[HUB_DATASET],
         metrics=list(METRICS),
-        base_model=inputs.base_model.name,
+        # No base_model key for a run without a pretrained checkpoint (the smoke preset's random
+        # encoder): its description is not a model id. CardData drops the None on purpose here.
+        base_model=base.name if base.is_hub_id or base.is_local else None,
         pipeline_tag=TASK_TYPE,
         model_name=str(inputs.run_info["model_name"]),
         eval_results=eval_results(inputs),

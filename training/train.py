@@ -72,6 +72,7 @@ class TrainArguments:
     num_epochs: float | None = field(default=None, metadata={"help": "overrides the preset's epochs"})
     max_train_samples: int | None = field(default=None, metadata={"help": "cap on training sentences"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "cap on validation/test sentences per language"})
+    eval_languages: str = field(default=",".join(LANGUAGES), metadata={"help": "comma-separated test languages"})
     max_seq_length: int = field(default=256, metadata={"help": "subwords per sentence; PAN-X rarely needs 100"})
     init: str = field(default="pretrained", metadata={"help": "pretrained, or random: same architecture, fresh weights"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing run directory"})
@@ -84,8 +85,16 @@ class TrainArguments:
         get_preset(self.preset)
         if self.init not in ("pretrained", "random"):
             raise ValueError(f"--init must be pretrained or random, not {self.init!r}")
+        for lang in self.eval_language_list:
+            if lang not in LANGUAGES:
+                raise ValueError(f"unknown language {lang!r} in --eval-languages; valid languages: {', '.join(LANGUAGES)}")
         if self.overwrite and self.resume:
             raise ValueError("--overwrite and --resume exclude each other")
+
+
+    @property
+    def eval_language_list(self) -> tuple[str, ...]:
+        return tuple(lang.strip() for lang in self.eval_languages.split(",") if lang.strip())
 
 
 def resolved_preset(args: TrainArguments) -> Preset:
@@ -230,7 +239,7 @@ def main(argv: list[str] | None = None) -> Path:
     out = prepare_output_dir(args)
 
     data_dir = args.data_dir or default_data_dir()
-    data = load_experiment(args.experiment, data_dir, preset.max_train_samples)
+    data = load_experiment(args.experiment, data_dir, preset.max_train_samples, args.eval_language_list)
     if args.max_eval_samples:
         cap = lambda ds: ds.select(range(min(args.max_eval_samples, len(ds))))  # noqa: E731
         data.validation = cap(data.validation)
@@ -259,11 +268,12 @@ def main(argv: list[str] | None = None) -> Path:
 
     eval_results = evaluate_languages(trainer, test_sets)
     if trainer.is_world_process_zero():
-        write_run_directory(out, trainer, tokenizer, args, data, eval_results, train_output, runtime)
+        command = "python -m training.train " + " ".join(sys.argv[1:] if argv is None else argv)
+        write_run_directory(out, trainer, args, data, eval_results, train_output, runtime, command)
     return out
 
 
-def write_run_directory(out, trainer, tokenizer, args, data, eval_results, train_output, runtime) -> None:
+def write_run_directory(out, trainer, args, data, eval_results, train_output, runtime, command: str) -> None:
     trainer.save_model(str(out))  # model + tokenizer (processing_class), safetensors
     trainer.state.save_to_json(str(out / rd.TRAINER_STATE))
     rd.write_json(
@@ -282,7 +292,7 @@ def write_run_directory(out, trainer, tokenizer, args, data, eval_results, train
             "train_runtime_s": round(runtime, 2),
             "train_samples_per_s": round(train_output.metrics.get("train_samples_per_second", 0.0), 2),
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": "python -m training.train " + " ".join(sys.argv[1:]),
+            "command": command,
             "versions": library_versions(),
         },
     )

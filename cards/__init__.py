@@ -1,0 +1,23 @@
+"""Model cards for panx-ner run directories, rendered from Jinja templates.
+
+Reads only run directories (training.run_dir) and results/, plus the facts in training.facts.
+Public API: render_card, write_card (cards.render), card_assets (cards.assets), CardError.
+"""
+
+from importlib import import_module
+
+_EXPORTS = {
+    "render_card": "cards.render",
+    "write_card": "cards.render",
+    "card_assets": "cards.assets",
+    "CardError": "cards.inputs",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    # Lazy: importing cards.render here would make `python -m cards.render` warn that the module
+    # was already imported by its package before running as __main__.
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'cards' has no attribute {name!r}")

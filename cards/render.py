@@ -1,0 +1,96 @@
+"""Render a run directory's model card: `python -m cards.render RUN_DIR [--results DIR] [--out FILE] [--repo-id ID]`.
+
+Publishing calls `write_card` after training has saved the model and before uploading (the
+Trainer's push_to_hub would overwrite README.md with its own card), then copies
+`cards.assets.card_assets(results_dir)` to the card-relative paths it returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from huggingface_hub import ModelCard
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from training.facts import HUB_NAMESPACE
+from training.run_dir import CARD, RunDirError
+
+from .context import build_context
+from .inputs import CardError, CardInputs, load_inputs
+from .metadata import LICENSE, build_card_data
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+TEMPLATE = "model_card.md.j2"
+
+
+def _environment() -> Environment:
+    # StrictUndefined: a missing context key is an error, not an empty string. No `default` filters
+    # in the templates, since they would hide a missing key even under StrictUndefined.
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,  # Markdown, not HTML
+    )
+
+
+def default_repo_id(inputs: CardInputs) -> str:
+    return f"{HUB_NAMESPACE}/{inputs.run_info['model_name']}"
+
+
+def render_card(run_dir: str | Path, results_dir: str | Path | None = None, repo_id: str | None = None) -> str:
+    """The model card of a run directory, as Markdown with a YAML header.
+
+    results_dir=None uses the repo's results/ when it exists; repo_id=None uses HUB_NAMESPACE/model_name.
+    Raises RunDirError naming a missing file (and the step that writes it), CardError for a malformed one.
+    """
+    inputs = load_inputs(run_dir, results_dir)
+    repo_id = repo_id or default_repo_id(inputs)
+    card_data = build_card_data(inputs)
+    context = build_context(inputs, repo_id=repo_id, metadata_yaml=card_data.to_yaml(), license=LICENSE)
+    text = _environment().get_template(TEMPLATE).render(vars(context))
+    # Parse it back as the Hub would: catches broken YAML or an invalid model-index before writing.
+    try:
+        ModelCard(text)
+    except ValueError as err:
+        raise CardError(f"the rendered card for {run_dir} does not parse as a model card: {err}") from err
+    return text
+
+
+def write_card(
+    run_dir: str | Path,
+    results_dir: str | Path | None = None,
+    repo_id: str | None = None,
+    out: str | Path | None = None,
+) -> Path:
+    """Render the card and write it (default: RUN_DIR/README.md). Plots are not copied: see cards.assets."""
+    text = render_card(run_dir, results_dir=results_dir, repo_id=repo_id)
+    out = Path(out) if out is not None else Path(run_dir) / CARD
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cards.render", description="Render the model card of a run directory.")
+    parser.add_argument("run_dir", type=Path, help="run directory written by python -m training.train")
+    parser.add_argument("--results", type=Path, default=None, help="results directory (default: the repo's results/ if it exists)")
+    parser.add_argument("--out", type=Path, default=None, help=f"where to write the card (default: RUN_DIR/{CARD})")
+    parser.add_argument("--repo-id", default=None, help=f"Hub repo id used in the card (default: {HUB_NAMESPACE}/<model_name>)")
+    args = parser.parse_args(argv)
+    try:
+        out = write_card(args.run_dir, results_dir=args.results, repo_id=args.repo_id, out=args.out)
+    except (RunDirError, CardError) as err:
+        # Bad input is the user's to fix: one line saying what and how, no traceback.
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

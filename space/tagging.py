@@ -1,0 +1,236 @@
+"""Text -> word-level entity spans with character offsets.
+
+Why not `pipeline("ner", aggregation_strategy=...)`: with SentencePiece tokenizers its aggregation
+can start or end an entity inside a word (transformers issue #27876), and it silently truncates
+long texts. Here the model sees pre-split words, as in training (PAN-X is word-tokenised and
+training labels only a word's first subword), so:
+
+    split_words(text)   words and their character offsets; punctuation is its own word, as in PAN-X
+    plan_windows(...)   groups of whole sentences under the model's length limit; an over-long
+                        sentence is cut into overlapping word windows so nothing is truncated
+    Tagger.__call__     one batched forward pass over the windows; each word takes the prediction
+                        of its first subword
+    merge_spans(...)    B-/I- word labels -> spans; offsets come from the words, so a span can only
+                        start and end on word boundaries; score = mean probability over its words
+
+`tag(text, model_key)` is the pure function the Space and its API call.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from space.registry import Registry
+
+# A word: letters/digits with inner hyphens or apostrophes kept ("États-Unis", "d'Uruguay", as in
+# PAN-X's tokens); any other non-space character is a word of its own (punctuation, emoji).
+_WORD = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
+# Words that end a sentence: windows are cut after them when a text needs several windows.
+SENTENCE_END = frozenset({".", "!", "?", "…", "。", "！", "？", "؟", "।"})
+# Subwords per window when the model allows more: PAN-X sentences are short (99.9% under 64
+# subwords), so longer windows only cost time without giving the model anything it was trained on.
+DEFAULT_WINDOW = 128
+# Words shared by two neighbouring windows of an over-long sentence, for context at the cut.
+OVERLAP_WORDS = 8
+# Only a word's first subword is read; the cap keeps a pathological "word" (a URL, a hash) from
+# filling a window on its own.
+MAX_SUBWORDS_PER_WORD = 24
+# Windows per forward pass: bounds memory on very long texts.
+BATCH_WINDOWS = 16
+
+
+def split_words(text: str) -> list[tuple[int, int]]:
+    """Character (start, end) of each word of `text`, in order."""
+    words: list[list[int]] = []
+    for match in _WORD.finditer(text):
+        start, end = match.span()
+        # A combining mark (decomposed accents, Indic vowel signs, emoji variation selectors) is not
+        # \w in Python's re: glue it, and letters right after it, to the word it belongs to.
+        if words and words[-1][1] == start and (_is_mark(text[start]) or (_is_mark(text[start - 1]) and text[start].isalnum())):
+            words[-1][1] = end
+        else:
+            words.append([start, end])
+    return [(s, e) for s, e in words]
+
+
+def _is_mark(char: str) -> bool:
+    return unicodedata.category(char).startswith("M")
+
+
+@dataclass(frozen=True)
+class Window:
+    """Words [start, end) go to the model together; words [own_start, own_end) take its predictions."""
+
+    start: int
+    end: int
+    own_start: int
+    own_end: int
+
+
+def plan_windows(lengths: Sequence[int], sentence_end: Sequence[bool], budget: int, overlap: int = OVERLAP_WORDS) -> list[Window]:
+    """Cover every word exactly once (by `own` ranges) with windows of at most `budget` subwords.
+
+    lengths[i] is word i's subword count; sentence_end[i] says a sentence ends after word i.
+    Whole sentences are packed greedily; a sentence longer than the budget is cut into windows that
+    overlap by `overlap` words, and each overlap is split in the middle between its two windows.
+    """
+    sentences: list[tuple[int, int]] = []
+    start = 0
+    for i, is_end in enumerate(sentence_end):
+        if is_end:
+            sentences.append((start, i + 1))
+            start = i + 1
+    if start < len(lengths):
+        sentences.append((start, len(lengths)))
+
+    windows: list[Window] = []
+    pack_start, pack_size = None, 0
+    for s_start, s_end in sentences:
+        size = sum(lengths[s_start:s_end])
+        if pack_start is not None and pack_size + size > budget:
+            windows.append(Window(pack_start, s_start, pack_start, s_start))
+            pack_start, pack_size = None, 0
+        if size > budget:
+            windows.extend(_cut_long(lengths, s_start, s_end, budget, overlap))
+            continue
+        if pack_start is None:
+            pack_start = s_start
+        pack_size += size
+    if pack_start is not None:
+        windows.append(Window(pack_start, len(lengths), pack_start, len(lengths)))
+    return windows
+
+
+def _cut_long(lengths: Sequence[int], lo: int, hi: int, budget: int, overlap: int) -> list[Window]:
+    spans: list[tuple[int, int]] = []
+    start = lo
+    while True:
+        end, size = start, 0
+        while end < hi and size + lengths[end] <= budget:
+            size += lengths[end]
+            end += 1
+        end = max(end, start + 1)  # a single word over budget still gets a window (the model truncates it)
+        spans.append((start, end))
+        if end >= hi:
+            break
+        # Step back `overlap` words for context, but always move forward.
+        start = max(end - overlap, start + 1)
+    windows = []
+    for k, (start, end) in enumerate(spans):
+        own_start = lo if k == 0 else (start + spans[k - 1][1]) // 2
+        own_end = hi if k == len(spans) - 1 else (spans[k + 1][0] + end) // 2
+        windows.append(Window(start, end, own_start, own_end))
+    return windows
+
+
+def merge_spans(text: str, words: Sequence[tuple[int, int]], labels: Sequence[str], scores: Sequence[float]) -> list[dict[str, Any]]:
+    """Word labels (IOB2) -> entity dicts {entity_group, word, start, end, score}.
+
+    An I- tag that does not continue a span of its type starts one (the lenient reading the
+    transformers pipeline also uses), so a model's stray I-LOC still shows up.
+    """
+    entities: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for (start, end), label, score in zip(words, labels, scores, strict=True):
+        prefix, _, entity_type = label.partition("-")
+        if prefix == "I" and current is not None and current["entity_group"] == entity_type:
+            current["end"] = end
+            current["_scores"].append(score)
+            continue
+        if current is not None:
+            entities.append(current)
+            current = None
+        if prefix in ("B", "I"):
+            current = {"entity_group": entity_type, "start": start, "end": end, "_scores": [score]}
+    if current is not None:
+        entities.append(current)
+    for entity in entities:
+        entity_scores = entity.pop("_scores")
+        entity["word"] = text[entity["start"] : entity["end"]]
+        entity["score"] = round(sum(entity_scores) / len(entity_scores), 4)
+    # Key order as the transformers pipeline's output, which gr.HighlightedText also reads.
+    return [{k: e[k] for k in ("entity_group", "word", "start", "end", "score")} for e in entities]
+
+
+class Tagger:
+    """A loaded token classifier and its tokenizer, turned into a text -> spans function."""
+
+    def __init__(self, tokenizer: Any, model: Any, max_window: int = DEFAULT_WINDOW):
+        self.tokenizer = tokenizer
+        self.model = model.eval()
+        self.id2label = {int(i): label for i, label in model.config.id2label.items()}
+        # The model's own limit: tokenizer's model_max_length and the position table (XLM-R's
+        # table has 2 slots reserved for padding offsets), less <s> and </s>.
+        limits = [max_window]
+        if 0 < getattr(tokenizer, "model_max_length", 0) < 1_000_000:
+            limits.append(tokenizer.model_max_length)
+        positions = getattr(model.config, "max_position_embeddings", None)
+        if positions:
+            limits.append(positions - 2)
+        self.budget = min(limits) - 2
+
+    def __call__(self, text: str) -> dict[str, Any]:
+        words = split_words(text)
+        if not words:
+            return {"text": text, "entities": []}
+        labels, scores = self.predict_words([text[s:e] for s, e in words])
+        return {"text": text, "entities": merge_spans(text, words, labels, scores)}
+
+    def predict_words(self, words: Sequence[str]) -> tuple[list[str], list[float]]:
+        """Label and probability of each word, read at its first subword."""
+        tok = self.tokenizer
+        # Each word is encoded on its own: with pre-split input that is exactly what the tokenizer
+        # does inside a sentence, and it gives each word's subword ids once for all windows.
+        encoded = tok([[w] for w in words], is_split_into_words=True, add_special_tokens=False)["input_ids"]
+        word_ids = [ids[:MAX_SUBWORDS_PER_WORD] for ids in encoded]
+        windows = plan_windows(
+            [max(len(ids), 1) for ids in word_ids], [w in SENTENCE_END for w in words], self.budget
+        )
+        labels = ["O"] * len(words)
+        scores = [1.0] * len(words)
+        for b in range(0, len(windows), BATCH_WINDOWS):
+            batch = windows[b : b + BATCH_WINDOWS]
+            rows, firsts = [], []
+            for win in batch:
+                row, first = [tok.cls_token_id], {}
+                for i in range(win.start, win.end):
+                    if word_ids[i]:  # a word the tokenizer drops (e.g. a lone control char) stays "O"
+                        first[i] = len(row)
+                    row.extend(word_ids[i])
+                row = row[: self.budget + 1] + [tok.sep_token_id]
+                rows.append(row)
+                firsts.append(first)
+            width = max(len(r) for r in rows)
+            input_ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
+            attention = torch.zeros((len(rows), width), dtype=torch.long)
+            for r, row in enumerate(rows):
+                input_ids[r, : len(row)] = torch.tensor(row)
+                attention[r, : len(row)] = 1
+            with torch.inference_mode():
+                probs = self.model(input_ids=input_ids, attention_mask=attention).logits.float().softmax(-1)
+            best_p, best_id = probs.max(-1)
+            for r, (win, first) in enumerate(zip(batch, firsts, strict=True)):
+                for i in range(win.own_start, win.own_end):
+                    pos = first.get(i)
+                    if pos is not None and pos < len(rows[r]) - 1:  # not cut off by the safety truncation
+                        labels[i] = self.id2label[int(best_id[r, pos])]
+                        scores[i] = float(best_p[r, pos])
+        return labels, scores
+
+
+def tag(text: str, model_key: str, registry: Registry | None = None) -> dict[str, Any]:
+    """Entities of one registry model in `text`: {"text": text, "entities": [{entity_group, word, start, end, score}]}.
+
+    Loads the model on first use (cached). Raises UnknownModelError for a key outside the registry
+    and ModelLoadError when the model cannot be loaded.
+    """
+    from space.registry import default_registry
+
+    return (registry or default_registry()).get(model_key)(text)
