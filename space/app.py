@@ -12,7 +12,10 @@ events are private.
 from __future__ import annotations
 
 import html
+import itertools
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,9 @@ import pandas as pd
 
 from training.facts import ENTITY_COLORS, ENTITY_NAMES, ENTITY_TYPES, LANGUAGE_NAMES, LANGUAGES, RESULTS_DIR
 
-from space.compare import Comparison, InputError, ModelResult, agreement, api_payload, compare, gold_check, span, table_rows
+from space.compare import (
+    Comparison, InputError, ModelResult, agreement, api_payload, compare, gold_check, span, table_rows,
+)
 from space.examples import EXAMPLES_FILE, Example, gold_for, load_examples
 from space.registry import MODEL_KEYS, ModelSpec, Registry, default_models
 
@@ -40,15 +45,20 @@ WRONG = " ✗"
 COLOR_MAP = {t: ENTITY_COLORS[t] for t in ENTITY_TYPES} | {t + WRONG: ENTITY_COLORS[t] for t in ENTITY_TYPES}
 TABLE_HEADERS = ["model", "text", "type", "score", "vs gold"]
 CSS = """
-.legend-chip, .span-chip { display: inline-block; padding: 1px 8px; border-radius: 6px; margin: 2px 4px 2px 0; color: #111; }
+.legend-chip, .span-chip {
+  display: inline-block; padding: 1px 8px; border-radius: 6px; margin: 2px 4px 2px 0; color: #111;
+}
 .notice { padding: 6px 10px; border-radius: 6px; background: #fff4d6; color: #5a4300; }
 .notice.error { background: #fde2e1; color: #7a1410; }
 .model-status { font-size: 0.85em; opacity: 0.85; }
 .model-status.error { color: #b42318; opacity: 1; }
+[id^='hl-'] .token .label { white-space: nowrap; word-break: keep-all; }
 """
 
 
-def build_demo(models_dir: str | Path | None = None, results_dir: str | Path = RESULTS_DIR, examples_file: Path = EXAMPLES_FILE) -> gr.Blocks:
+def build_demo(
+    models_dir: str | Path | None = None, results_dir: str | Path = RESULTS_DIR, examples_file: Path = EXAMPLES_FILE
+) -> gr.Blocks:
     """The Space. `models_dir` overrides where bundled models are looked for ($PANX_MODELS_DIR, else space/models)."""
     registry = Registry(models_dir)
     examples = load_examples(examples_file)
@@ -62,14 +72,16 @@ def build_demo(models_dir: str | Path | None = None, results_dir: str | Path = R
         )
         with gr.Tab("Compare"):
             with gr.Row():
-                with gr.Column(scale=3):
-                    text_box = gr.Textbox(label="Text", value=examples[DEFAULT_LANGUAGE][0].text, lines=2, max_lines=12, elem_id="text")
+                with gr.Column(scale=5):
+                    text_box = gr.Textbox(
+                        label="Text", value=examples[DEFAULT_LANGUAGE][0].text, lines=2, max_lines=12, elem_id="text"
+                    )
                     example_set = gr.Dataset(
-                        components=["textbox"], headers=["sentence"], type="index", layout="table",
+                        components=["textbox"], headers=[], type="index", layout="table",
                         samples=example_samples(examples, DEFAULT_LANGUAGE), label=examples_label(DEFAULT_LANGUAGE),
                         elem_id="examples",
                     )
-                with gr.Column(scale=2):
+                with gr.Column(scale=4):
                     language_radio = gr.Radio(
                         [(f"{LANGUAGE_NAMES[lang]} ({lang})", lang) for lang in LANGUAGES],
                         value=DEFAULT_LANGUAGE, label="Language", elem_id="language",
@@ -84,7 +96,9 @@ def build_demo(models_dir: str | Path | None = None, results_dir: str | Path = R
         with gr.Tab("Why the models differ"):
             results_tab(registry, Path(results_dir))
 
-        def run(text: str, lang: str, keys: list[str], progress: gr.Progress = gr.Progress()) -> dict:
+        latest = LatestRun()
+
+        def respond(text: str, lang: str, keys: list[str], progress: gr.Progress) -> dict:
             chosen = [k for k in MODEL_KEYS if k in (keys or [])]  # registry order, whatever the click order
             if not chosen:
                 return view.message("Pick at least one model.", chosen)
@@ -99,9 +113,19 @@ def build_demo(models_dir: str | Path | None = None, results_dir: str | Path = R
                 return view.message(str(err), chosen)
             return view.show(comparison)
 
+        def run(
+            text: str, lang: str, keys: list[str], request: gr.Request, progress: gr.Progress = gr.Progress()
+        ) -> dict:
+            token = latest.start(request.session_hash)
+            updates = respond(text, lang, keys, progress)
+            if not latest.is_latest(request.session_hash, token):
+                return {component: gr.skip() for component in view.outputs}  # a newer run of this session paints
+            return updates
+
         def switch_language(lang: str, text: str) -> tuple:
             # Text the user wrote stays; an untouched example is swapped for one in the new language.
-            untouched = not (text or "").strip() or any(e.text == text for per_lang in examples.values() for e in per_lang)
+            all_examples = [e.text for per_lang in examples.values() for e in per_lang]
+            untouched = not (text or "").strip() or text in all_examples
             return (
                 gr.CheckboxGroup(choices=model_choices(registry, lang), value=default_models(lang)),
                 gr.Dataset(samples=example_samples(examples, lang), label=examples_label(lang)),
@@ -116,10 +140,12 @@ def build_demo(models_dir: str | Path | None = None, results_dir: str | Path = R
         run_button.click(run, run_inputs, view.outputs, **private)
         text_box.submit(run, run_inputs, view.outputs, **private)
         model_boxes.input(run, run_inputs, view.outputs, **private)
-        language_radio.input(switch_language, [language_radio, text_box], [model_boxes, example_set, text_box], **private).then(
-            run, run_inputs, view.outputs, **private
+        switched = language_radio.input(
+            switch_language, [language_radio, text_box], [model_boxes, example_set, text_box], **private
         )
-        example_set.click(pick_example, [example_set, language_radio], text_box, **private).then(run, run_inputs, view.outputs, **private)
+        switched.then(run, run_inputs, view.outputs, **private)
+        picked = example_set.click(pick_example, [example_set, language_radio], text_box, **private)
+        picked.then(run, run_inputs, view.outputs, **private)
 
         def tag(text: str, language: str) -> dict:
             """Entities found in `text` by the language's default models (German, that language's own, all).
@@ -137,6 +163,33 @@ def build_demo(models_dir: str | Path | None = None, results_dir: str | Path = R
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     demo.registry = registry  # lets tests and warm-up scripts reach the demo's model cache
     return demo
+
+
+class LatestRun:
+    """Which run of each browser session is the newest, so that an older one cannot paint over it.
+
+    Runs of one session can overlap (a language switch runs the models, then an example click runs
+    them again while the first still loads a model); the slower, older one must not win.
+    """
+
+    def __init__(self, capacity: int = 10_000):
+        self._latest: OrderedDict[str, int] = OrderedDict()
+        self._tokens = itertools.count()
+        self._lock = threading.Lock()
+        self._capacity = capacity  # sessions remembered; the oldest are forgotten
+
+    def start(self, session: str | None) -> int:
+        with self._lock:
+            token = next(self._tokens)
+            self._latest[session or ""] = token
+            self._latest.move_to_end(session or "")
+            while len(self._latest) > self._capacity:
+                self._latest.popitem(last=False)
+            return token
+
+    def is_latest(self, session: str | None, token: int) -> bool:
+        with self._lock:
+            return self._latest.get(session or "", token) == token
 
 
 @dataclass
@@ -168,7 +221,9 @@ class View:
                     highlights[key] = gr.HighlightedText(label=label, color_map=COLOR_MAP, elem_id=f"hl-{key}")
                     statuses[key] = gr.HTML("", elem_id=f"status-{key}")
         agreement_line = gr.HTML("", elem_id="agreement")
-        table = gr.Dataframe(entity_table([]), datatype="str", label="Entities per model", interactive=False, wrap=True, elem_id="table")
+        table = gr.Dataframe(
+            entity_table([]), datatype="str", label="Entities per model", interactive=False, wrap=True, elem_id="table"
+        )
         return cls(notice, gold_column, gold_text, columns, highlights, statuses, agreement_line, table)
 
     @property
@@ -194,7 +249,7 @@ class View:
     def show(self, comparison: Comparison) -> dict[Any, Any]:
         gold = comparison.gold
         updates = self._columns([r.spec.key for r in comparison.results]) | {
-            self.notice: gr.HTML(notice_html(comparison.notice) if comparison.notice else "", visible=bool(comparison.notice)),
+            self.notice: gr.HTML(notice_html(comparison.notice or ""), visible=bool(comparison.notice)),
             self.gold_column: gr.Column(visible=gold is not None),
             self.gold_text: gr.HighlightedText(
                 value={"text": gold.text, "entities": gold.gold} if gold else None,
@@ -227,7 +282,11 @@ def highlight_value(text: str, result: ModelResult, gold: Example | None) -> dic
     return {
         "text": text,
         "entities": [
-            {"entity_group": e["entity_group"] + (WRONG if match is False else ""), "start": e["start"], "end": e["end"]}
+            {
+                "entity_group": e["entity_group"] + (WRONG if match is False else ""),
+                "start": e["start"],
+                "end": e["end"],
+            }
             for e, match in zip(result.entities, matches, strict=True)
         ],
     }
@@ -242,8 +301,9 @@ def choice_label(spec: ModelSpec, lang: str) -> str:
 
 
 def column_label(spec: ModelSpec, lang: str) -> str:
-    verdict = f"✓ trained on {LANGUAGE_NAMES[lang]}" if spec.trained_on(lang) else f"zero-shot on {LANGUAGE_NAMES[lang]}"
-    return f"{spec.display_name} · {verdict}"
+    # The key alone (the intro says it names the training languages) keeps six labels on one line each.
+    verdict = "✓ trained on" if spec.trained_on(lang) else "zero-shot on"
+    return f"{spec.key} · {verdict} {LANGUAGE_NAMES[lang]}"
 
 
 def example_samples(examples: dict[str, list[Example]], lang: str) -> list[list[str]]:
@@ -256,7 +316,10 @@ def examples_label(lang: str) -> str:
 
 
 def legend_html() -> str:
-    chips = "".join(f"<span class='legend-chip' style='background:{ENTITY_COLORS[t]}'>{t} · {ENTITY_NAMES[t]}</span>" for t in ENTITY_TYPES)
+    chips = "".join(
+        f"<span class='legend-chip' style='background:{ENTITY_COLORS[t]}'>{t} · {ENTITY_NAMES[t]}</span>"
+        for t in ENTITY_TYPES
+    )
     return f"<div>{chips} <span class='model-status'>{WRONG.strip()} after a type = not a gold span</span></div>"
 
 
@@ -267,7 +330,8 @@ def notice_html(message: str, error: bool = False) -> str:
 def status_html(result: ModelResult, gold: Example | None) -> str:
     if result.error:
         return f"<div class='model-status error'>⚠ {html.escape(result.error)}</div>"
-    parts = [f"{len(result.entities)} entities", f"{result.seconds * 1000:.0f} ms"]
+    count = len(result.entities)
+    parts = [f"{count} {'entity' if count == 1 else 'entities'}", f"{result.seconds * 1000:.0f} ms"]
     if result.load_seconds:
         parts.append(f"loaded in {result.load_seconds:.1f} s")
     if gold is not None:
@@ -279,7 +343,8 @@ def status_html(result: ModelResult, gold: Example | None) -> str:
 
 def chip(text: str, start: int, end: int, entity_type: str) -> str:
     color = ENTITY_COLORS.get(entity_type, "#ddd")
-    return f"<span class='span-chip' style='background:{color}'>{html.escape(text[start:end])} <b>{html.escape(entity_type)}</b></span>"
+    words, kind = html.escape(text[start:end]), html.escape(entity_type)
+    return f"<span class='span-chip' style='background:{color}'>{words} <b>{kind}</b></span>"
 
 
 def agreement_html(comparison: Comparison) -> str:
@@ -293,19 +358,23 @@ def agreement_html(comparison: Comparison) -> str:
     if partial:
         disputed = (f"{chip(text, *s)}<span class='model-status'>{', '.join(keys)}</span>" for s, keys in partial)
         lines.append("<b>Only some models</b>: " + " ".join(disputed))
-    if comparison.gold and comparison.gold.gold:
+    if agreed and comparison.gold and comparison.gold.gold:
         gold_spans = {span(g) for g in comparison.gold.gold}
-        lines.append(f"<span class='model-status'>{sum(s in gold_spans for s in agreed)} of the {len(agreed)} agreed spans are gold spans.</span>")
+        in_gold = sum(s in gold_spans for s in agreed)
+        lines.append(f"<span class='model-status'>{in_gold} of the {len(agreed)} agreed spans are gold spans.</span>")
     return "<div id='agreement-line'>" + "<br>".join(lines) + "</div>"
 
 
 def results_tab(registry: Registry, results_dir: Path) -> None:
     """F1 matrix, French learning curve and model cards: why the columns of the Compare tab differ."""
     gr.Markdown(
-        "Each model is scored on every language's test set: rows are training languages, columns test "
-        "languages, so the off-diagonal cells are zero-shot transfer."
+        "Every model is scored on the test set of every language; a score on a language the model was not "
+        "fine-tuned on measures zero-shot transfer. The cards below give each model's data and scores."
     )
-    plots = (("f1_matrix.png", "F1 per training and test language"), ("fr_learning_curve.png", "French: F1 against training sentences"))
+    plots = (
+        ("f1_matrix.png", "F1 per training and test language"),
+        ("fr_learning_curve.png", "French: F1 against training sentences"),
+    )
     for name, label in plots:
         path = results_dir / name
         if path.is_file():
@@ -320,7 +389,8 @@ def results_tab(registry: Registry, results_dir: Path) -> None:
         spec = registry.spec(key)
         with gr.Accordion(f"{spec.display_name} · {spec.hub_id}", open=False):
             card = registry.card(key)
-            gr.Markdown(card if card else f"*No model card bundled: {spec.folder.name}/README.md is missing in the models folder.*")
+            missing = f"*No model card bundled: {spec.folder.name}/README.md is missing in the models folder.*"
+            gr.Markdown(card or missing)
 
 
 def launch(demo: gr.Blocks, **kwargs: Any) -> Any:

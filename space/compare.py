@@ -66,7 +66,9 @@ def prepare_text(text: str | None) -> tuple[str, str | None]:
     if len(text) > MAX_CHARS:
         cut = text.rfind(" ", 0, MAX_CHARS + 1)
         kept = text[: cut if cut > 0 else MAX_CHARS]
-        notice = f"The text has {len(text):,} characters; only the first {len(kept):,} were tagged (limit {MAX_CHARS:,})."
+        notice = (
+            f"The text has {len(text):,} characters; only the first {len(kept):,} were tagged (limit {MAX_CHARS:,})."
+        )
         text = kept
     if len(text) >= LONG_TEXT_CHARS:
         size = f"{len(text):,} characters, {len(split_words(text)):,} words"

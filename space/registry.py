@@ -160,7 +160,10 @@ def _load(spec: ModelSpec) -> Tagger:
 
 
 def _load_error_message(spec: ModelSpec, err: Exception) -> str:
-    where = f"bundled folder {spec.folder}" if spec.bundled else f"the Hub ({spec.hub_id}; no bundled folder at {spec.folder})"
+    if spec.bundled:
+        where = f"bundled folder {spec.folder}"
+    else:
+        where = f"the Hub ({spec.hub_id}; no bundled folder at {spec.folder})"
     detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return f"model {spec.key!r} could not be loaded from {where}: {type(err).__name__}: {detail}"
 

@@ -53,7 +53,8 @@ def split_words(text: str) -> list[tuple[int, int]]:
         start, end = match.span()
         # A combining mark (decomposed accents, Indic vowel signs, emoji variation selectors) is not
         # \w in Python's re: glue it, and letters right after it, to the word it belongs to.
-        if words and words[-1][1] == start and (_is_mark(text[start]) or (_is_mark(text[start - 1]) and text[start].isalnum())):
+        touching = words and words[-1][1] == start
+        if touching and (_is_mark(text[start]) or (_is_mark(text[start - 1]) and text[start].isalnum())):
             words[-1][1] = end
         else:
             words.append([start, end])
@@ -74,7 +75,9 @@ class Window:
     own_end: int
 
 
-def plan_windows(lengths: Sequence[int], sentence_end: Sequence[bool], budget: int, overlap: int = OVERLAP_WORDS) -> list[Window]:
+def plan_windows(
+    lengths: Sequence[int], sentence_end: Sequence[bool], budget: int, overlap: int = OVERLAP_WORDS
+) -> list[Window]:
     """Cover every word exactly once (by `own` ranges) with windows of at most `budget` subwords.
 
     lengths[i] is word i's subword count; sentence_end[i] says a sentence ends after word i.
@@ -130,7 +133,9 @@ def _cut_long(lengths: Sequence[int], lo: int, hi: int, budget: int, overlap: in
     return windows
 
 
-def merge_spans(text: str, words: Sequence[tuple[int, int]], labels: Sequence[str], scores: Sequence[float]) -> list[dict[str, Any]]:
+def merge_spans(
+    text: str, words: Sequence[tuple[int, int]], labels: Sequence[str], scores: Sequence[float]
+) -> list[dict[str, Any]]:
     """Word labels (IOB2) -> entity dicts {entity_group, word, start, end, score}.
 
     An I- tag that does not continue a span of its type starts one (the lenient reading the

@@ -45,7 +45,7 @@ def check_run_dir(run_dir: Path) -> None:
 def stage_release(run_dir: str | Path, dest: str | Path, repo_id: str, results_dir: str | Path | None = RESULTS_DIR,
                   fp16: bool = False) -> Path:
     """Write the release tree (model, tokenizer, logs, card, plots) into dest, which must not exist."""
-    from cards.render import card_assets, render_card
+    from cards import card_assets, render_card
 
     run_dir, dest = Path(run_dir), Path(dest)
     check_run_dir(run_dir)
@@ -71,17 +71,21 @@ def halve_weights(path: Path) -> None:
     save_file(tensors, str(path), metadata={"format": "pt"})
 
 
-def publish_to_mirror(run_dir: Path, repo_id: str, hub_dir: Path, results_dir=RESULTS_DIR, fp16: bool = False) -> Path:
-    """The same tree the Hub would get, at hub_dir/NAMESPACE/NAME, replaced in one rename."""
-    target = Path(hub_dir) / repo_id
+def write_release(run_dir: Path, target: Path, repo_id: str, results_dir=RESULTS_DIR, fp16: bool = False) -> Path:
+    """Stage the release beside target, then swap it in with one rename: never half a tree at target."""
+    target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
         staged = stage_release(run_dir, Path(tmp) / "release", repo_id, results_dir, fp16)
         if target.exists():
-            old = Path(tmp) / "old"
-            target.rename(old)  # removed with tmp once the new tree is in place
+            target.rename(Path(tmp) / "old")  # removed with tmp once the new tree is in place
         staged.rename(target)
     return target
+
+
+def publish_to_mirror(run_dir: Path, repo_id: str, hub_dir: Path, results_dir=RESULTS_DIR, fp16: bool = False) -> Path:
+    """The same tree the Hub would get, at hub_dir/NAMESPACE/NAME."""
+    return write_release(run_dir, Path(hub_dir) / repo_id, repo_id, results_dir, fp16)
 
 
 def hub_token() -> str:

@@ -158,10 +158,10 @@ def mixed_precision() -> str:
     return "no"
 
 
-def training_arguments(out: Path, preset: Preset, args: TrainArguments) -> TrainingArguments:
+def training_arguments(out: Path, preset: Preset, quiet: bool = False, **overrides) -> TrainingArguments:
     """panx-ner's recipe: the preset's hyperparameters, plus settings that only change speed."""
     precision = mixed_precision()
-    return TrainingArguments(
+    settings = dict(
         output_dir=str(out / CHECKPOINTS),
         learning_rate=preset.learning_rate,
         per_device_train_batch_size=preset.train_batch_size,
@@ -183,7 +183,21 @@ def training_arguments(out: Path, preset: Preset, args: TrainArguments) -> Train
         optim="adamw_torch_fused",
         use_cpu=not torch.cuda.is_available(),
         report_to="none",
-        disable_tqdm=args.quiet,
+        disable_tqdm=quiet,
+    )
+    return TrainingArguments(**{**settings, **overrides})
+
+
+def build_trainer(model, tokenizer, targs: TrainingArguments, train_set, eval_set=None) -> Trainer:
+    """The Trainer as panx-ner uses it: dynamic padding to multiples of 8 (friendlier kernels)."""
+    return Trainer(
+        model=model,
+        args=targs,
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8),
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics,
     )
 
 
@@ -251,17 +265,9 @@ def main(argv: list[str] | None = None) -> Path:
     validation_set = encode(data.validation, tokenizer, args.max_seq_length)
     test_sets = {lang: encode(ds, tokenizer, args.max_seq_length) for lang, ds in data.test.items()}
 
-    targs = training_arguments(out, preset, args)
+    targs = training_arguments(out, preset, args.quiet)
     rd.write_json(out / rd.HYPERPARAMETERS, hyperparameters(preset, args, targs))
-    trainer = Trainer(
-        model=model,
-        args=targs,
-        train_dataset=train_set,
-        eval_dataset=validation_set,
-        data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8),
-        processing_class=tokenizer,
-        compute_metrics=compute_metrics,
-    )
+    trainer = build_trainer(model, tokenizer, targs, train_set, validation_set)
     started = time.perf_counter()
     train_output = trainer.train(resume_from_checkpoint=True if args.resume else None)
     runtime = time.perf_counter() - started

@@ -1,0 +1,194 @@
+"""space.tagging: words, windows and B-/I- merging, with hand-made labels, a fake model and the smoke model."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from training.facts import ID2LABEL, LABEL2ID
+
+from space.tagging import Tagger, Window, merge_spans, plan_windows, split_words
+
+MIXED = "<b>Angela Merkel</b> besuchte 🙂 Paris, danach القاهرة und Tel Aviv (עברית) — Café\u0301 Zürich."
+
+
+def words_of(text: str) -> list[str]:
+    return [text[s:e] for s, e in split_words(text)]
+
+
+def assert_word_aligned(text: str, entities: list[dict]) -> None:
+    """Every span starts and ends on a word boundary of split_words and its word is the text there."""
+    starts = {s for s, _ in split_words(text)}
+    ends = {e for _, e in split_words(text)}
+    previous_end = -1
+    for e in entities:
+        assert text[e["start"] : e["end"]] == e["word"]
+        assert e["start"] in starts and e["end"] in ends, f"span {e} starts or ends inside a word"
+        assert not (e["start"] > 0 and text[e["start"] - 1].isalnum() and text[e["start"]].isalnum())
+        assert not (e["end"] < len(text) and text[e["end"] - 1].isalnum() and text[e["end"]].isalnum())
+        assert e["start"] >= previous_end, "spans overlap or are out of order"
+        previous_end = e["end"]
+
+
+# --- words ---------------------------------------------------------------------------------------
+
+
+def test_split_words_follows_panx_tokens():
+    assert words_of("Jeff Dean ist bei Google in Kalifornien.") == "Jeff Dean ist bei Google in Kalifornien .".split()
+    # Inner hyphens and apostrophes stay in the word, as in PAN-X ("États-Unis", "d'Uruguay").
+    assert words_of("Il va aux États-Unis et d'Uruguay, l’Italie.") == "Il va aux États-Unis et d'Uruguay , l’Italie .".split()
+
+
+def test_split_words_keeps_html_emoji_rtl_and_combining_marks():
+    words = words_of(MIXED)
+    assert words[:5] == ["<", "b", ">", "Angela", "Merkel"]
+    assert "🙂" in words and "القاهرة" in words and "עברית" in words
+    assert "Café\u0301" in words  # a decomposed accent stays in its word
+    assert "".join(words) == "".join(MIXED.split())  # nothing but whitespace is dropped
+
+
+# --- merging -------------------------------------------------------------------------------------
+
+
+def test_merge_spans_iob():
+    text = "Angela Merkel besucht Bank of America in Paris"
+    words = split_words(text)
+    labels = ["B-PER", "I-PER", "O", "B-ORG", "I-ORG", "I-ORG", "O", "B-LOC"]
+    scores = [0.9, 0.7, 1.0, 0.6, 0.6, 0.9, 1.0, 0.5]
+    assert merge_spans(text, words, labels, scores) == [
+        {"entity_group": "PER", "word": "Angela Merkel", "start": 0, "end": 13, "score": 0.8},
+        {"entity_group": "ORG", "word": "Bank of America", "start": 22, "end": 37, "score": 0.7},
+        {"entity_group": "LOC", "word": "Paris", "start": 41, "end": 46, "score": 0.5},
+    ]
+
+
+def test_merge_spans_stray_i_and_type_change_start_new_spans():
+    text = "a b c d e"
+    words = split_words(text)
+    spans = merge_spans(text, words, ["I-LOC", "I-LOC", "I-PER", "B-PER", "B-PER"], [1.0] * 5)
+    assert [(s["word"], s["entity_group"]) for s in spans] == [("a b", "LOC"), ("c", "PER"), ("d", "PER"), ("e", "PER")]
+
+
+# --- windows -------------------------------------------------------------------------------------
+
+
+def owned(windows: list[Window]) -> list[int]:
+    return [i for w in windows for i in range(w.own_start, w.own_end)]
+
+
+def test_plan_windows_packs_whole_sentences():
+    lengths = [3] * 10  # two sentences of 5 words, 15 subwords each
+    ends = [i in (4, 9) for i in range(10)]
+    assert plan_windows(lengths, ends, budget=40) == [Window(0, 10, 0, 10)]
+    assert plan_windows(lengths, ends, budget=20) == [Window(0, 5, 0, 5), Window(5, 10, 5, 10)]
+
+
+@pytest.mark.parametrize("budget,overlap", [(10, 2), (7, 3), (25, 8), (3, 8)])
+def test_plan_windows_cuts_long_sentences_with_overlap(budget, overlap):
+    lengths = [1, 2, 3, 1, 1, 2, 5, 1, 1, 1, 2, 1, 3, 1, 1, 1, 2, 2, 1, 1] * 3
+    ends = [False] * len(lengths)
+    windows = plan_windows(lengths, ends, budget, overlap)
+    assert owned(windows) == list(range(len(lengths)))  # every word owned exactly once, in order
+    for w in windows:
+        assert w.start <= w.own_start <= w.own_end <= w.end
+        assert sum(lengths[w.start : w.end]) <= budget or w.end - w.start == 1
+
+
+def test_plan_windows_word_longer_than_budget_gets_its_own_window():
+    windows = plan_windows([1, 50, 1], [False, False, True], budget=10, overlap=0)
+    assert owned(windows) == [0, 1, 2]
+
+
+# --- the tagger, with a fake model whose predictions are known -----------------------------------
+
+
+class FakeModel:
+    """Labels each subword from its piece: word-initial pieces (▁...) get `first`, the others `rest`."""
+
+    def __init__(self, tokenizer, first: str, rest: str, max_positions: int = 258):
+        self.config = SimpleNamespace(id2label=ID2LABEL, max_position_embeddings=max_positions)
+        vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        self.initial = torch.tensor([piece.startswith("▁") for piece in vocab])
+        self.first, self.rest = LABEL2ID[first], LABEL2ID[rest]
+        self.calls: list[tuple[int, int]] = []
+
+    def eval(self):
+        return self
+
+    def __call__(self, input_ids, attention_mask):
+        self.calls.append(tuple(input_ids.shape))
+        assert input_ids.shape[1] <= self.config.max_position_embeddings - 2
+        label = torch.where(self.initial[input_ids], self.first, self.rest)
+        return SimpleNamespace(logits=torch.nn.functional.one_hot(label, len(ID2LABEL)).float() * 5)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(smoke_run_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(smoke_run_dir)
+
+
+def test_subword_predictions_never_make_mid_word_spans(tokenizer):
+    # Regression for transformers #27876: a model that tags only non-initial subwords as entities
+    # makes the pipeline's aggregation start spans inside words; words read at the first subword.
+    text = "Schwarzwaldhochstraße bei Baden-Württemberg und Donaudampfschifffahrt"
+    assert all(len(tokenizer.tokenize(w)) > 1 for w in text.split() if len(w) > 3)  # the long words really split
+    assert Tagger(tokenizer, FakeModel(tokenizer, first="O", rest="B-LOC"))(text) == {"text": text, "entities": []}
+    out = Tagger(tokenizer, FakeModel(tokenizer, first="B-ORG", rest="O"))(text)
+    assert [e["word"] for e in out["entities"]] == text.split()
+    assert_word_aligned(text, out["entities"])
+
+
+def test_long_text_is_windowed_without_loss_and_offsets_stay_right(tokenizer):
+    sentence = "Angela Merkel traf Emmanuel Macron in Straßburg am Rhein. "
+    text = "  " + sentence * 60 + MIXED
+    model = FakeModel(tokenizer, first="B-PER", rest="O", max_positions=40)
+    out = Tagger(tokenizer, model)(text)
+    assert len(model.calls) > 1 or model.calls[0][0] > 1, "expected several windows"
+    assert sum(batch for batch, _ in model.calls) > 10
+    # Every word is its own B-PER span: the span count is the word count, the last words included.
+    assert [e["word"] for e in out["entities"]] == words_of(text)
+    assert_word_aligned(text, out["entities"])
+
+
+def test_empty_and_whitespace_text(tokenizer):
+    tagger = Tagger(tokenizer, FakeModel(tokenizer, first="B-PER", rest="O"))
+    assert tagger("") == {"text": "", "entities": []}
+    assert tagger(" \n\t ") == {"text": " \n\t ", "entities": []}
+
+
+# --- the real smoke model ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smoke_tagger(smoke_run_dir):
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    model = AutoModelForTokenClassification.from_pretrained(smoke_run_dir)
+    return Tagger(AutoTokenizer.from_pretrained(smoke_run_dir), model)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Jeff Dean ist ein Informatiker bei Google in Kalifornien",
+        MIXED,
+        "<script>alert('x')</script> Berlin &amp; München",
+        "Der Donaudampfschifffahrtsgesellschaftskapitän wohnt in Schwarzwaldhochstraße.",
+    ],
+)
+def test_smoke_model_spans_are_word_aligned(smoke_tagger, text):
+    out = smoke_tagger(text)
+    assert out["text"] == text
+    assert_word_aligned(text, out["entities"])
+    assert all(0 < e["score"] <= 1 and e["entity_group"] in ("PER", "ORG", "LOC") for e in out["entities"])
+
+
+def test_smoke_model_long_text_across_windows(smoke_tagger):
+    text = "Jeff Dean ist ein Informatiker bei Google in Kalifornien . " * 120  # ~1,400 words
+    out = smoke_tagger(text)
+    assert_word_aligned(text, out["entities"])
+    assert out["entities"] and out["entities"][-1]["end"] > len(text) - 60  # the last sentence was tagged too
