@@ -44,6 +44,7 @@ from training.facts import ID2LABEL, LABEL2ID, RESULTS_DIR, default_data_dir  # 
 from training.features import encode  # noqa: E402
 from training.metrics import align_predictions, compute_metrics, seqeval_scores  # noqa: E402
 from training.presets import get_preset  # noqa: E402
+from training.runtime import device_description  # noqa: E402
 from training.train import build_trainer, mixed_precision, training_arguments  # noqa: E402
 
 BOOK_BATCH = 24
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
     data = load_experiment("de", args.data_dir or default_data_dir(), args.max_train_samples, ("de",))
     labels = dict(num_labels=len(ID2LABEL), id2label=ID2LABEL, label2id=LABEL2ID)
     tokenizer = AutoTokenizer.from_pretrained(args.base_model)
-    device = f"cuda ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
+    device = device_description()
     report = {"device": device, "torch": torch.__version__, "train_sentences": len(data.train), "models": {}}
     report["models"]["offline-base"] = compare(
         "offline-base", lambda: AutoModelForTokenClassification.from_pretrained(args.base_model, **labels),

@@ -100,3 +100,25 @@ def test_refusals(tmp_path, smoke_base, capsys):
     assert "valid presets: mini, smoke" in capsys.readouterr().err
     assert cli(["--output-dir", str(tmp_path / "y"), "--data-dir", str(tmp_path / "missing"), "--preset", "smoke"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_shrink_ffn_keeps_the_strongest_units():
+    import torch
+    from transformers import XLMRobertaForMaskedLM
+
+    from training.base_model import encoder_config
+    from training.pretrain import shrink_ffn
+
+    torch.manual_seed(0)
+    model = XLMRobertaForMaskedLM(encoder_config("smoke", 50)).eval()
+    ids = torch.randint(5, 50, (2, 9))
+    same = shrink_ffn(model, model.config.intermediate_size).eval()
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=ids).logits, same(input_ids=ids).logits, atol=1e-5)
+    layer = model.roberta.encoder.layer[0]
+    strength = layer.intermediate.dense.weight.norm(dim=1) * layer.output.dense.weight.norm(dim=0)
+    smaller = shrink_ffn(model, 16)
+    assert smaller.config.intermediate_size == 16
+    kept = smaller.roberta.encoder.layer[0].intermediate.dense.weight
+    strongest = layer.intermediate.dense.weight[strength.topk(16).indices.sort().values]
+    assert torch.equal(kept, strongest)

@@ -31,6 +31,7 @@ from training.base_model import SPECIAL_TOKENS, encoder_config, save_base, train
 from training.facts import HUB_DATASET_CONFIG, LANGUAGES, default_data_dir
 from training.plots import loss_curve
 from training.run_dir import write_json
+from training.runtime import device_description
 
 # Only these files feed pretraining: validation (and the test carved from it) must stay unseen.
 PRETRAIN_FILES = ("train.parquet", "test_unlabelled.parquet")
@@ -166,12 +167,13 @@ def save_checkpoint(path: Path, model, optimizer, step: int, log: list, rng_stat
     tmp.replace(path)
 
 
-def pretrain(tokenizer, blocks, heldout, preset: PretrainPreset, out_dir: Path, seed: int, resume: bool, quiet: bool = False):
-    """The MLM loop: returns the model and a log of (step, loss, lr, elapsed)."""
+def pretrain(tokenizer, blocks, heldout, preset: PretrainPreset, out_dir: Path, seed: int, resume: bool,
+             quiet: bool = False, init_model: XLMRobertaForMaskedLM | None = None):
+    """The MLM loop (from init_model's weights when given): returns the model and a log of (step, loss, lr, elapsed)."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = autocast_dtype(device)
     torch.manual_seed(seed)
-    model = XLMRobertaForMaskedLM(encoder_config(preset.encoder, len(tokenizer))).to(device)
+    model = (init_model or XLMRobertaForMaskedLM(encoder_config(preset.encoder, len(tokenizer)))).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=preset.learning_rate, weight_decay=preset.weight_decay,
                                   fused=device.type == "cuda" or None)
     generator = torch.Generator().manual_seed(seed)
@@ -223,6 +225,29 @@ def pretrain(tokenizer, blocks, heldout, preset: PretrainPreset, out_dir: Path, 
     return model, log, device
 
 
+def shrink_ffn(model: XLMRobertaForMaskedLM, size: int) -> XLMRobertaForMaskedLM:
+    """Keep the `size` feed-forward units of each layer that carry the most weight (|w_in| * |w_out|).
+
+    Used with --continue-from to fit a base into a smaller shape; further pretraining recovers
+    what the dropped units did.
+    """
+    import copy
+
+    config = copy.deepcopy(model.config)
+    config.intermediate_size = size
+    smaller = XLMRobertaForMaskedLM(config)
+    state = model.state_dict()
+    for i, layer in enumerate(model.roberta.encoder.layer):
+        w_in, w_out = layer.intermediate.dense.weight, layer.output.dense.weight
+        keep = torch.topk(w_in.norm(dim=1) * w_out.norm(dim=0), size).indices.sort().values
+        prefix = f"roberta.encoder.layer.{i}."
+        state[prefix + "intermediate.dense.weight"] = w_in[keep].clone()
+        state[prefix + "intermediate.dense.bias"] = layer.intermediate.dense.bias[keep].clone()
+        state[prefix + "output.dense.weight"] = w_out[:, keep].clone()
+    smaller.load_state_dict(state)
+    return smaller
+
+
 # --- evidence -------------------------------------------------------------------------------
 
 
@@ -256,6 +281,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--report", default=None, help="write the pretraining report JSON here (e.g. results/pretraining.json)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in the output folder")
+    parser.add_argument("--continue-from", default=None,
+                        help="a finished base folder: keep its tokenizer and weights and pretrain further with a new schedule")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
@@ -279,7 +306,16 @@ def main(argv: list[str] | None = None) -> Path:
     started = time.perf_counter()
     sentences = {lang: read_sentences(data_dir, lang, preset.max_sentences_per_language) for lang in LANGUAGES}
     corpus = language_mix(sentences, preset.language_alpha, args.seed)
-    tokenizer = train_tokenizer(corpus, preset.vocab_size)
+    previous, init_model = None, None
+    if args.continue_from:
+        previous = json.loads((Path(args.continue_from) / "pretraining.json").read_text())
+        tokenizer = XLMRobertaTokenizer.from_pretrained(args.continue_from)
+        init_model = XLMRobertaForMaskedLM.from_pretrained(args.continue_from)
+        wanted = encoder_config(preset.encoder, len(tokenizer)).intermediate_size
+        if init_model.config.intermediate_size != wanted:  # e.g. a base made before the preset shrank
+            init_model = shrink_ffn(init_model, wanted)
+    else:
+        tokenizer = train_tokenizer(corpus, preset.vocab_size)
     tokenizer_s = time.perf_counter() - started
     blocks = pack(tokenizer, corpus, preset.seq_len)
     heldout_text = [" ".join(t) for lang in LANGUAGES for t in pq.read_table(
@@ -288,12 +324,12 @@ def main(argv: list[str] | None = None) -> Path:
     heldout = pack(tokenizer, heldout_text, preset.seq_len)
     print(f"tokenizer: {len(tokenizer)} pieces in {tokenizer_s:.0f}s; {len(blocks)} packed blocks of {preset.seq_len}", file=sys.stderr)
 
-    model, log, device = pretrain(tokenizer, blocks, heldout, preset, out, args.seed, args.resume, args.quiet)
+    model, log, device = pretrain(tokenizer, blocks, heldout, preset, out, args.seed, args.resume, args.quiet, init_model)
     save_base(tokenizer, model.cpu(), out)
     (out / CHECKPOINT).unlink(missing_ok=True)
     report = {
         "preset": asdict(preset),
-        "device": str(device) + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else f" ({torch.get_num_threads()} threads)"),
+        "device": device_description(),
         "wall_time_s": round(time.perf_counter() - started, 1),
         "train_time_s": log[-1]["elapsed_s"],
         "tokenizer": {
@@ -306,6 +342,13 @@ def main(argv: list[str] | None = None) -> Path:
         "tokens_seen": log[-1]["step"] * preset.batch_size * preset.seq_len,
         "loss": loss_summary(log),
     }
+    if previous:  # the totals cover every phase; the earlier phases are kept for the record
+        phases = previous.pop("phases", [previous])
+        report["phases"] = [*phases, {k: v for k, v in report.items() if k != "tokenizer"}]
+        report["wall_time_s"] = round(sum(p["wall_time_s"] for p in report["phases"]), 1)
+        report["train_time_s"] = round(sum(p["train_time_s"] for p in report["phases"]), 1)
+        report["tokens_seen"] = sum(p["tokens_seen"] for p in report["phases"])
+        report["tokenizer"] = previous["tokenizer"]
     write_json(out / "pretraining.json", report)
     loss_curve(log, out / "pretraining_loss.png")
     if args.report:

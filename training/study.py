@@ -27,10 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import torch
-
 from training import plots
 from training import run_dir as rd
+from training.runtime import device_description
 from training.facts import BOOK_F1, BUNDLED_MODELS_DIR, EXPERIMENTS, HUB_NAMESPACE, LANGUAGES, RESULTS_DIR, REPO_ROOT, model_name
 
 FR_CURVE_SIZES = (250, 500, 1000, 2000, 4000)
@@ -162,12 +161,6 @@ def matrix_markdown(matrix: dict[str, dict[str, float]], base_model: str) -> str
         f"## panx-ner\n\n{head}\n{ours}\n\n"
         f"## The book (xlm-roberta-base, true PAN-X test set)\n\n{head}\n{book}\n"
     )
-
-
-def device_description() -> str:
-    if torch.cuda.is_available():
-        return f"cuda ({torch.cuda.get_device_name()})"
-    return f"cpu ({torch.get_num_threads()} threads)"
 
 
 def run_steps(steps: list[Step], only: list[str] | None, force: bool, log_path: Path) -> dict:

@@ -12,7 +12,6 @@ tokenize and align, train, evaluate every language, write the run directory.
 
 from __future__ import annotations
 
-import platform
 import shutil
 import sys
 import time
@@ -50,6 +49,7 @@ from training.facts import (
 from training.features import encode
 from training.metrics import align_predictions, compute_metrics, seqeval_scores
 from training.presets import PRESETS, Preset, get_preset
+from training.runtime import device_description, library_versions
 
 CHECKPOINTS = "checkpoints"
 
@@ -211,21 +211,6 @@ def evaluate_languages(trainer: Trainer, test_sets: dict) -> dict:
     return results
 
 
-def library_versions() -> dict[str, str]:
-    import seqeval
-    import tokenizers
-    import transformers
-
-    return {
-        "transformers": transformers.__version__,
-        "torch": torch.__version__,
-        "datasets": datasets.__version__,
-        "tokenizers": tokenizers.__version__,
-        "seqeval": getattr(seqeval, "__version__", "1.2.2"),
-        "python": platform.python_version(),
-    }
-
-
 def hyperparameters(preset: Preset, args: TrainArguments, targs: TrainingArguments) -> dict:
     return {
         "preset": preset.name,
@@ -294,7 +279,7 @@ def write_run_directory(out, trainer, args, data, eval_results, train_output, ru
             "base_model": args.base_model if not get_preset(args.preset).scratch_encoder else "smoke (random, built on the fly)",
             "train_languages": list(EXPERIMENTS[args.experiment]),
             "eval_languages": list(eval_results),
-            "device": str(trainer.args.device) + (f" ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else f" ({torch.get_num_threads()} threads)"),
+            "device": device_description(),
             "train_runtime_s": round(runtime, 2),
             "train_samples_per_s": round(train_output.metrics.get("train_samples_per_second", 0.0), 2),
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
