@@ -335,7 +335,8 @@ def build_context(inputs: CardInputs, repo_id: str, metadata_yaml: str, license:
         created_at=str(info["created_at"]),
         hyperparameters=[(name, fmt_hyperparameter(value)) for name, value in inputs.hyperparameters.items()],
         epoch_rows=epoch_rows(inputs.trainer_state["log_history"]),
-        data_source=cell(data["source"]),
+        # A local folder means nothing on the Hub: name the kind of copy, not the path.
+        data_source="from the Hugging Face Hub" if data["source"] == "hub" else "from a local parquet copy (see PROVENANCE.md in panx-ner)",
         fractions=[(LANGUAGE_NAMES[lang], f"{value:.3f}") for lang, value in fractions.items()],
         fractions_are_swiss=all(abs(value - SWISS_FRACTIONS[lang]) < 1e-9 for lang, value in fractions.items()),
         shuffle_seed=str(data["shuffle_seed"]),

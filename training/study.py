@@ -62,8 +62,9 @@ class Study:
     def train(self, experiment: str, output_dir: Path, *extra: str) -> Path:
         from training.train import CHECKPOINTS, main
 
-        args = ["--experiment", experiment, "--base-model", self.base_model, "--preset", self.preset,
-                "--output-dir", str(output_dir), "--quiet", *self.extra_train_args, *extra]
+        # Relative paths where possible: the command is recorded in run_info.json and shown on the card.
+        args = ["--experiment", experiment, "--base-model", relative(self.base_model), "--preset", self.preset,
+                "--output-dir", relative(output_dir), "--quiet", *self.extra_train_args, *extra]
         if self.data_dir:
             args += ["--data-dir", str(self.data_dir)]
         if any((output_dir / CHECKPOINTS).glob("checkpoint-*")):
@@ -145,6 +146,14 @@ class Study:
             Step("bundle", [*runs.values(), r / "f1_matrix.json"], [self.models_dir / exp / rd.CARD for exp in EXPERIMENTS], self.bundle),
         ]
         return steps
+
+
+def relative(path: str | Path) -> str:
+    """path relative to the working directory when it lies below it, else unchanged."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def matrix_markdown(matrix: dict[str, dict[str, float]], base_model: str) -> str:

@@ -141,7 +141,8 @@ def load_base(args: TrainArguments, preset: Preset, data: ExperimentData):
 
             config = AutoConfig.from_pretrained(args.base_model, **label_maps)
             return tokenizer, AutoModelForTokenClassification.from_config(config)
-        return tokenizer, AutoModelForTokenClassification.from_pretrained(args.base_model, **label_maps)
+        # float32 master weights even when the base is stored in fp16 (mixed precision is autocast's job).
+        return tokenizer, AutoModelForTokenClassification.from_pretrained(args.base_model, dtype=torch.float32, **label_maps)
     except OSError as err:
         raise OSError(
             f"cannot load base model {args.base_model!r} ({err}). Without Hub access, pass a local folder "
