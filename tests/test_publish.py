@@ -75,3 +75,19 @@ def test_bad_repo_id(capsys, tmp_path):
     assert main([str(tmp_path), "--repo-id", "no-namespace"]) == 2
     assert "NAMESPACE/NAME" in capsys.readouterr().err
     del publish
+
+
+def test_offline_base_is_published_with_its_own_card(tmp_path, data_dir):
+    from huggingface_hub import ModelCard
+    from transformers import AutoModelForMaskedLM
+
+    from training.pretrain import main as pretrain
+
+    base = tmp_path / "panx-xlmr-mini"
+    pretrain(["--preset", "smoke", "--data-dir", str(data_dir), "--output-dir", str(base), "--quiet"])
+    target = publish_to_mirror(base, "panx-ner/panx-xlmr-mini", tmp_path / "hub", results_dir=None, fp16=True)
+    card = ModelCard.load(target / "README.md")
+    assert card.data.pipeline_tag == "fill-mask"
+    assert {"pretraining.json", "pretraining_loss.png", "tokenizer.json"} <= {p.name for p in target.iterdir()}
+    model = AutoModelForMaskedLM.from_pretrained(target)
+    assert next(model.parameters()).dtype.is_floating_point

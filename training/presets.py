@@ -38,9 +38,10 @@ PRESETS: dict[str, Preset] = {
         description="the book's xlm-roberta-base recipe",
     ),
     # panx-ner's small offline base learns slower per step than xlm-roberta-base: a 10x higher
-    # learning rate with warm-up and more epochs (chosen by the sweep in results/pretraining.json).
+    # learning rate with warm-up and more epochs (de validation F1 0.723 after 4 epochs, 0.731 after 6:
+    # results/pretraining.json "finetune_sweep").
     "mini": Preset(
-        "mini", learning_rate=5e-4, train_batch_size=32, num_epochs=4, weight_decay=0.01,
+        "mini", learning_rate=5e-4, train_batch_size=32, num_epochs=6, weight_decay=0.01,
         warmup_ratio=0.06, description="for panx-ner's offline base (hidden 256, 4 layers)",
     ),
     # Seconds on 2 CPU cores, nothing from the Hub: a tiny tokenizer and encoder built on the fly.

@@ -25,6 +25,13 @@ from training.facts import RESULTS_DIR
 # What a release holds besides the rendered card and its plots.
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 LOG_FILES = (rd.TRAINER_STATE, rd.HYPERPARAMETERS, rd.EVAL_RESULTS, rd.DATA_SUMMARY, rd.RUN_INFO)
+# A pretrained base (python -m training.pretrain) has its report instead of a fine-tuning run's logs.
+BASE_REPORT = "pretraining.json"
+BASE_FILES = (BASE_REPORT, "pretraining_loss.png")
+
+
+def is_base(folder: Path) -> bool:
+    return (folder / BASE_REPORT).is_file() and not (folder / rd.TRAINER_STATE).is_file()
 
 
 class PublishError(RuntimeError):
@@ -48,6 +55,8 @@ def stage_release(run_dir: str | Path, dest: str | Path, repo_id: str, results_d
     from cards import card_assets, render_card
 
     run_dir, dest = Path(run_dir), Path(dest)
+    if is_base(run_dir):
+        return stage_base(run_dir, dest, repo_id, results_dir, fp16)
     check_run_dir(run_dir)
     dest.mkdir(parents=True)
     for name in MODEL_FILES + LOG_FILES:
@@ -59,6 +68,26 @@ def stage_release(run_dir: str | Path, dest: str | Path, repo_id: str, results_d
         (dest / rel_name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, dest / rel_name)
     (dest / rd.CARD).write_text(render_card(run_dir, results_dir=results, repo_id=repo_id), encoding="utf-8")
+    return dest
+
+
+def stage_base(base_dir: Path, dest: Path, repo_id: str, results_dir=RESULTS_DIR, fp16: bool = False) -> Path:
+    """The release of the offline base: model, tokenizer, its pretraining report and its card."""
+    from cards import render_base_card
+
+    missing = [n for n in MODEL_FILES + BASE_FILES if not (base_dir / n).is_file()]
+    if missing:
+        raise PublishError(f"base folder {base_dir} is incomplete (missing {', '.join(missing)}); "
+                           "finish it with python -m training.pretrain --resume")
+    dest.mkdir(parents=True)
+    for name in MODEL_FILES + BASE_FILES:
+        shutil.copy2(base_dir / name, dest / name)
+    if fp16:
+        halve_weights(dest / "model.safetensors")
+    # The study adds its downstream evidence to results/pretraining.json: prefer that fuller report.
+    report = Path(results_dir) / BASE_REPORT if results_dir else None
+    report = report if report and report.is_file() else None
+    (dest / rd.CARD).write_text(render_base_card(base_dir, report=report, repo_id=repo_id), encoding="utf-8")
     return dest
 
 
@@ -121,15 +150,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", help="a finished run directory from python -m training.train")
     parser.add_argument("--repo-id", required=True, help="NAMESPACE/NAME on the Hub")
     parser.add_argument("--hub-dir", default=None, help="write a local mirror DIR/NAMESPACE/NAME instead of uploading")
+    parser.add_argument("--out", default=None, help="write the release tree to exactly this folder (e.g. the bundled base/)")
     parser.add_argument("--results-dir", default=str(RESULTS_DIR), help="study results whose plots go with the card")
     parser.add_argument("--private", action="store_true")
-    parser.add_argument("--fp16", action="store_true", help="store weights in fp16 (mirror only; halves the size)")
+    parser.add_argument("--fp16", action="store_true", help="store weights in fp16 (--hub-dir/--out only; halves the size)")
     args = parser.parse_args(argv)
     if args.repo_id.count("/") != 1 or not all(args.repo_id.split("/")):
         print(f"error: --repo-id must look like NAMESPACE/NAME, not {args.repo_id!r}", file=sys.stderr)
         return 2
     try:
-        if args.hub_dir:
+        if args.out:
+            where = write_release(Path(args.run_dir), Path(args.out), args.repo_id, args.results_dir, args.fp16)
+        elif args.hub_dir:
             where = publish_to_mirror(Path(args.run_dir), args.repo_id, Path(args.hub_dir), args.results_dir, args.fp16)
         else:
             where = publish_to_hub(Path(args.run_dir), args.repo_id, args.private, args.results_dir)
