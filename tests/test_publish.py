@@ -2,7 +2,6 @@
 
 import pytest
 
-import training.publish as publish
 from training.publish import PublishError, main, publish_to_hub, publish_to_mirror
 
 
@@ -74,7 +73,6 @@ def test_incomplete_run_directory_is_refused_and_nothing_written(tmp_path, capsy
 def test_bad_repo_id(capsys, tmp_path):
     assert main([str(tmp_path), "--repo-id", "no-namespace"]) == 2
     assert "NAMESPACE/NAME" in capsys.readouterr().err
-    del publish
 
 
 def test_offline_base_is_published_with_its_own_card(tmp_path, data_dir):

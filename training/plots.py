@@ -43,6 +43,7 @@ def learning_curve(points: list[dict], zero_shot_f1: float, path: Path, language
     ax.plot(xs, [p["f1"] for p in points], "o-", label=f"fine-tuned on {language}")
     ax.axhline(zero_shot_f1, color="gray", linestyle="--", label="zero-shot from de")
     ax.set_xscale("log")
+    ax.minorticks_off()  # log-axis minor labels (3x10^2 ...) would overprint the sample sizes
     ax.set_xticks(xs, [str(x) for x in xs])
     ax.set_xlabel(f"{language} training sentences")
     ax.set_ylabel(f"F1 on {language} test")
