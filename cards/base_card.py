@@ -503,11 +503,10 @@ def write_base_card(
     repo_id: str = DEFAULT_REPO_ID,
 ) -> Path:
     """Render the card and write it (default: BASE_DIR/README.md, beside pretraining_loss.png it links)."""
+    from cards.render import save_card
+
     text = render_base_card(base_dir, report=report, repo_id=repo_id)
-    out = Path(out) if out is not None else Path(base_dir) / CARD
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    return out
+    return save_card(text, Path(out) if out is not None else Path(base_dir) / CARD)
 
 
 def main(argv: list[str] | None = None) -> int:

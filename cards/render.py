@@ -69,7 +69,10 @@ def write_card(
 ) -> Path:
     """Render the card and write it (default: RUN_DIR/README.md). Plots are not copied: see cards.assets."""
     text = render_card(run_dir, results_dir=results_dir, repo_id=repo_id)
-    out = Path(out) if out is not None else Path(run_dir) / CARD
+    return save_card(text, Path(out) if out is not None else Path(run_dir) / CARD)
+
+
+def save_card(text: str, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     return out
