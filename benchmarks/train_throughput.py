@@ -46,8 +46,8 @@ from training.facts import ID2LABEL, LABEL2ID, RESULTS_DIR, default_data_dir  # 
 from training.features import encode  # noqa: E402
 from training.metrics import align_predictions, compute_metrics, seqeval_scores  # noqa: E402
 from training.presets import get_preset  # noqa: E402
-from training.runtime import device_description  # noqa: E402
-from training.train import build_trainer, mixed_precision, training_arguments  # noqa: E402
+from training.runtime import device_description, mixed_precision  # noqa: E402
+from training.train import build_trainer, training_arguments  # noqa: E402
 
 def baseline_arguments(out: str, preset, **overrides) -> TrainingArguments:
     """The book's recipe with today's argument names; only the device decides fp16."""

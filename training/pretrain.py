@@ -31,7 +31,7 @@ from training.base_model import SPECIAL_TOKENS, encoder_config, save_base, train
 from training.facts import HUB_DATASET_CONFIG, LANGUAGES, default_data_dir
 from training.plots import loss_curve
 from training.run_dir import write_json
-from training.runtime import device_description
+from training.runtime import device_description, mixed_precision
 
 # Only these files feed pretraining: validation (and the test carved from it) must stay unseen.
 PRETRAIN_FILES = ("train.parquet", "test_unlabelled.parquet")
@@ -139,12 +139,9 @@ def lr_at(step: int, preset: PretrainPreset) -> float:
     return preset.learning_rate * max(0.0, (preset.max_steps - step) / (preset.max_steps - warmup))
 
 
-def autocast_dtype(device: torch.device):
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return torch.bfloat16
-    return None
+def autocast_dtype():
+    """The autocast dtype for this machine (None: full precision), as training.train chooses it."""
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed_precision())
 
 
 @torch.inference_mode()
@@ -171,7 +168,7 @@ def pretrain(tokenizer, blocks, heldout, preset: PretrainPreset, out_dir: Path, 
              quiet: bool = False, init_model: XLMRobertaForMaskedLM | None = None):
     """The MLM loop (from init_model's weights when given): returns the model and a log of (step, loss, lr, elapsed)."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = autocast_dtype(device)
+    dtype = autocast_dtype()
     torch.manual_seed(seed)
     model = (init_model or XLMRobertaForMaskedLM(encoder_config(preset.encoder, len(tokenizer)))).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=preset.learning_rate, weight_decay=preset.weight_decay,

@@ -13,6 +13,15 @@ def device_description() -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+def mixed_precision() -> str:
+    """bf16 where the hardware does it natively, fp16 on older GPUs, else full precision ("no")."""
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return "bf16"
+    return "no"
+
+
 def library_versions() -> dict[str, str]:
     import datasets
     import seqeval

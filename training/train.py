@@ -49,7 +49,7 @@ from training.facts import (
 from training.features import encode
 from training.metrics import align_predictions, compute_metrics, seqeval_scores
 from training.presets import PRESETS, Preset, get_preset
-from training.runtime import device_description, library_versions
+from training.runtime import device_description, library_versions, mixed_precision
 
 CHECKPOINTS = "checkpoints"
 
@@ -148,15 +148,6 @@ def load_base(args: TrainArguments, preset: Preset, data: ExperimentData):
             f"cannot load base model {args.base_model!r} ({err}). Without Hub access, pass a local folder "
             "with --base-model (e.g. one made by python -m training.pretrain) or use --preset smoke."
         ) from err
-
-
-def mixed_precision() -> str:
-    """bf16 where the hardware does it natively, fp16 on older GPUs, else full precision."""
-    if torch.cuda.is_available():
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return "bf16"
-    return "no"
 
 
 def training_arguments(out: Path, preset: Preset, quiet: bool = False, **overrides) -> TrainingArguments:
@@ -266,6 +257,7 @@ def main(argv: list[str] | None = None) -> Path:
 
 
 def write_run_directory(out, trainer, args, data, eval_results, train_output, runtime, command: str) -> None:
+    scratch = get_preset(args.preset).scratch_encoder is not None  # the smoke preset ignores --base-model
     trainer.save_model(str(out))  # model + tokenizer (processing_class), safetensors
     trainer.state.save_to_json(str(out / rd.TRAINER_STATE))
     rd.write_json(
@@ -276,8 +268,8 @@ def write_run_directory(out, trainer, args, data, eval_results, train_output, ru
         out / rd.RUN_INFO,
         {
             "experiment": args.experiment,
-            "model_name": model_name(args.experiment, args.base_model if not get_preset(args.preset).scratch_encoder else "smoke"),
-            "base_model": args.base_model if not get_preset(args.preset).scratch_encoder else "smoke (random, built on the fly)",
+            "model_name": model_name(args.experiment, "smoke" if scratch else args.base_model),
+            "base_model": "smoke (random, built on the fly)" if scratch else args.base_model,
             "train_languages": list(EXPERIMENTS[args.experiment]),
             "eval_languages": list(eval_results),
             "device": device_description(),
