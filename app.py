@@ -1,11 +1,18 @@
 """Hugging Face Space entry point: `python app.py` serves on $GRADIO_SERVER_PORT (default 7860).
 
-The app lives in space/ (space/app.py); models load on first use, so importing this is cheap.
+The app lives in space/ (space/app.py); this top layer also makes sure the offline base the bundled
+adapters name exists (training.e5_base, idempotent), which the Space itself may not import.
 """
 
 from space.app import build_demo, launch
 
-demo = build_demo()
+
+def main() -> None:
+    from training.e5_base import build
+
+    build(progress=False)
+    launch(build_demo())
+
 
 if __name__ == "__main__":
-    launch(demo)
+    main()

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from space.registry import Registry, default_models  # noqa: E402
-from training.facts import BUNDLED_MODELS_DIR, RESULTS_DIR, default_data_dir  # noqa: E402
+from core.facts import BUNDLED_MODELS_DIR, RESULTS_DIR, default_data_dir  # noqa: E402
 
 
 def sentences(data_dir: Path, n: int) -> list[str]:

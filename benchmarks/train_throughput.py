@@ -1,19 +1,17 @@
-"""Training throughput: the book's plain Trainer recipe vs panx-ner's tuned recipe, side by side.
+"""Training throughput on the offline base: the book's plain Trainer recipe against panx-ner's.
 
-    python benchmarks/train_throughput.py --base-model runs/panx-xlmr-mini [--steps 40] [--f1-epochs 1]
+    python benchmarks/train_throughput.py [--steps 40]
 
-Both recipes fine-tune the same token classifier on the German PAN-X train split (12,580 sentences)
-in one process, on whatever device is present:
-  baseline: Trainer as the book writes it: random batches, default padding, AdamW (not fused),
-            fp16 on a GPU only, fp32 on CPU;
-  tuned:    training.train's own TrainingArguments and Trainer (training_arguments/build_trainer):
-            length-grouped batches, padding to multiples of 8, bf16 autocast where supported,
-            fused AdamW.
-Both keep the preset's hyperparameters (learning rate, batch size, schedule, epochs), so only the
-recipe differs: `book` (batch 24) for the xlm-roberta-base shape, `mini` (batch 32) for the offline base.
-Models: the offline base (throughput over --f1-epochs full epochs, plus the German test F1 of both,
-to show the tuned recipe loses nothing) and an xlm-roberta-base-shaped model (XLMRobertaConfig()
-defaults, random weights: the real model's compute) for --steps steps.
+All three fine-tune multilingual-e5-small (the offline base) on the German PAN-X train split, in
+one process, one after the other, on whatever device is present, for the same number of steps:
+  baseline:     Trainer as the book writes it: full fine-tune, random batches, padding to the longest
+                sentence, AdamW (not fused), fp16 on a GPU only, fp32 on CPU; the e5-full preset's values
+  tuned (full): the same full fine-tune with training.train's speed settings only (length-grouped
+                batches, padding to multiples of 8, bf16 autocast where supported, fused AdamW)
+  tuned:        training.train's recipe as the study runs it: the e5 preset (LoRA rank 16 + the
+                classifier head) with the same speed settings
+The F1 side of the trade comes from the study's own runs (results/adapter_vs_full.json): the LoRA
+recipe against a full fine-tune on the same data, over whole schedules.
 Writes results/bench/train_throughput.json and prints a table.
 """
 
@@ -30,141 +28,86 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from transformers import (  # noqa: E402
-    AutoModelForTokenClassification,
-    AutoTokenizer,
-    DataCollatorForTokenClassification,
-    Trainer,
-    TrainingArguments,
-    XLMRobertaConfig,
-    XLMRobertaForTokenClassification,
-    set_seed,
-)
+from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments, set_seed  # noqa: E402
 
+from core import results as res  # noqa: E402
+from core.facts import RESULTS_DIR, default_data_dir  # noqa: E402
+from core.files import write_json  # noqa: E402
 from training.data import load_experiment  # noqa: E402
-from training.facts import ID2LABEL, LABEL2ID, RESULTS_DIR, default_data_dir  # noqa: E402
 from training.features import encode  # noqa: E402
-from training.metrics import align_predictions, compute_metrics, seqeval_scores  # noqa: E402
 from training.presets import get_preset  # noqa: E402
 from training.runtime import device_description, mixed_precision  # noqa: E402
-from training.train import build_trainer, training_arguments  # noqa: E402
+from training.train import build_trainer, load_base, training_arguments  # noqa: E402
 
-def baseline_arguments(out: str, preset, **overrides) -> TrainingArguments:
+OUT = RESULTS_DIR / "bench" / "train_throughput.json"
+
+
+def baseline_arguments(out: str, preset, steps: int) -> TrainingArguments:
     """The book's recipe with today's argument names; only the device decides fp16."""
-    settings = dict(
-        output_dir=out, per_device_train_batch_size=preset.train_batch_size, per_device_eval_batch_size=preset.train_batch_size,
-        learning_rate=preset.learning_rate, num_train_epochs=preset.num_epochs, weight_decay=preset.weight_decay,
-        warmup_steps=preset.warmup_ratio, seed=preset.seed, optim="adamw_torch", fp16=torch.cuda.is_available(),
-        use_cpu=not torch.cuda.is_available(), eval_strategy="no", save_strategy="no", logging_strategy="no",
-        report_to="none", disable_tqdm=True,
+    return TrainingArguments(
+        output_dir=out, per_device_train_batch_size=preset.train_batch_size, learning_rate=preset.learning_rate,
+        weight_decay=preset.weight_decay, seed=preset.seed, optim="adamw_torch", fp16=torch.cuda.is_available(),
+        use_cpu=not torch.cuda.is_available(), max_steps=steps, eval_strategy="no", save_strategy="no",
+        logging_strategy="no", report_to="none", disable_tqdm=True,
     )
-    return TrainingArguments(**{**settings, **overrides})
 
 
-def baseline_trainer(model, tokenizer, targs, train_set) -> Trainer:
-    return Trainer(model=model, args=targs, train_dataset=train_set,
-                   data_collator=DataCollatorForTokenClassification(tokenizer), processing_class=tokenizer,
-                   compute_metrics=compute_metrics)
-
-
-def tokens_in(train_set, samples: int) -> float:
-    lengths = [len(ids) for ids in train_set["input_ids"]]
-    return sum(lengths) / len(lengths) * samples
-
-
-def timed_train(trainer: Trainer, train_set) -> dict:
+def timed(trainer: Trainer, train_set) -> dict:
     started = time.perf_counter()
-    output = trainer.train()
+    trainer.train()
     seconds = time.perf_counter() - started
     samples = trainer.state.global_step * trainer.args.per_device_train_batch_size
-    samples = min(samples, int(trainer.args.num_train_epochs * len(train_set))) if trainer.args.max_steps <= 0 else samples
+    mean_length = sum(len(ids) for ids in train_set["input_ids"]) / len(train_set)
     return {"seconds": round(seconds, 2), "steps": trainer.state.global_step, "samples": samples,
-            "samples_per_s": round(samples / seconds, 2), "tokens_per_s": round(tokens_in(train_set, samples) / seconds, 1),
-            "train_loss": round(output.training_loss, 4)}
+            "samples_per_s": round(samples / seconds, 2), "tokens_per_s": round(samples * mean_length / seconds, 1)}
 
 
-def test_f1(trainer: Trainer, test_set) -> float:
-    out = trainer.predict(test_set)
-    return round(seqeval_scores(*align_predictions(out.predictions, out.label_ids))["f1"], 4)
-
-
-def compare(name: str, make_model, tokenizer, data, preset, steps: int | None, f1_epochs: float | None) -> dict:
-    train_set = encode(data.train, tokenizer, 256)
-    test_set = encode(data.test["de"], tokenizer, 256)
-    result = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        run = dict(max_steps=steps) if steps else dict(num_train_epochs=f1_epochs)
-        for recipe in ("baseline", "tuned"):
-            set_seed(preset.seed)
-            model = make_model()
-            if recipe == "baseline":
-                targs = baseline_arguments(f"{tmp}/{recipe}", preset, **run)
-                trainer = baseline_trainer(model, tokenizer, targs, train_set)
-                settings = {"batch_size": preset.train_batch_size, "sampler": "random", "padding": "longest in batch",
-                            "optimizer": "adamw_torch", "precision": "fp16" if torch.cuda.is_available() else "fp32"}
-            else:
-                targs = training_arguments(Path(tmp) / recipe, preset, quiet=True, eval_strategy="no",
-                                           save_strategy="no", logging_strategy="no", **run)
-                trainer = build_trainer(model, tokenizer, targs, train_set)
-                settings = {"batch_size": preset.train_batch_size, "sampler": "group_by_length",
-                            "padding": "longest in batch, multiple of 8", "optimizer": "adamw_torch_fused",
-                            "precision": mixed_precision()}
-            timing = timed_train(trainer, train_set)
-            result[f"{recipe}_samples_per_s"] = timing["samples_per_s"]
-            result[f"{recipe}_tokens_per_s"] = timing["tokens_per_s"]
-            result[f"{recipe}_settings"] = settings
-            result[f"{recipe}_run"] = timing
-            if not steps:
-                result[f"{recipe}_de_test_f1"] = test_f1(trainer, test_set)
-            print(f"  {name:24s} {recipe:8s} {timing['samples_per_s']:8.1f} samples/s", file=sys.stderr, flush=True)
-    result["speedup"] = round(result["tuned_samples_per_s"] / result["baseline_samples_per_s"], 2)
-    if not steps:
-        result["f1_check"] = {"epochs": f1_epochs, "baseline_f1": result.pop("baseline_de_test_f1"),
-                              "tuned_f1": result.pop("tuned_de_test_f1")}
+def measure(recipe: str, data, steps: int, tmp: str) -> dict:
+    preset = get_preset("e5" if recipe == "tuned" else "e5-full")
+    set_seed(preset.seed)
+    tokenizer, model = load_base(preset)
+    train_set = encode(data.train, tokenizer, 256, preset.label_all_subwords)
+    if recipe == "baseline":
+        trainer = Trainer(model=model, args=baseline_arguments(f"{tmp}/{recipe}", preset, steps),
+                          train_dataset=train_set, data_collator=DataCollatorForTokenClassification(tokenizer),
+                          processing_class=tokenizer)
+        settings = {"fine_tuning": "full", "sampler": "random", "padding": "longest in batch",
+                    "optimizer": "adamw_torch", "precision": "fp16" if torch.cuda.is_available() else "fp32"}
+    else:
+        targs = training_arguments(Path(tmp) / recipe, preset, quiet=True, eval_strategy="no", save_strategy="no",
+                                   logging_strategy="no", max_steps=steps)
+        trainer = build_trainer(model, tokenizer, targs, train_set)
+        settings = {"fine_tuning": "LoRA rank 16 + classifier" if preset.lora else "full", "sampler": "group_by_length",
+                    "padding": "longest in batch, multiple of 8", "optimizer": "adamw_torch_fused",
+                    "precision": mixed_precision()}
+    result = {"preset": preset.name, "batch_size": preset.train_batch_size, **settings, **timed(trainer, train_set)}
+    print(f"  {recipe:12s} {result['samples_per_s']:8.1f} samples/s", file=sys.stderr, flush=True)
     return result
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base-model", required=True, help="the offline base folder (python -m training.pretrain)")
-    parser.add_argument("--preset", default="mini", help="preset for the offline base")
+    parser.add_argument("--steps", type=int, default=40, help="optimizer steps per recipe")
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--f1-epochs", type=float, default=1.0, help="epochs per recipe on the offline base")
-    parser.add_argument("--steps", type=int, default=40, help="steps per recipe for the xlm-roberta-base shape")
-    parser.add_argument("--max-train-samples", type=int, default=None, help="for a quick check only")
-    parser.add_argument("--skip-xlmr", action="store_true", help="offline base only")
-    parser.add_argument("--out", default=str(RESULTS_DIR / "bench" / "train_throughput.json"))
+    parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args(argv)
 
-    data = load_experiment("de", args.data_dir or default_data_dir(), args.max_train_samples, ("de",))
-    labels = dict(num_labels=len(ID2LABEL), id2label=ID2LABEL, label2id=LABEL2ID)
-    tokenizer = AutoTokenizer.from_pretrained(args.base_model)
-    device = device_description()
-    report = {"device": device, "torch": torch.__version__, "train_sentences": len(data.train), "models": {}}
-    report["models"]["offline-base"] = compare(
-        "offline-base", lambda: AutoModelForTokenClassification.from_pretrained(args.base_model, **labels),
-        tokenizer, data, get_preset(args.preset), None, args.f1_epochs)
-    if not args.skip_xlmr:
-        config = XLMRobertaConfig(**labels)  # xlm-roberta-base's shape (250k vocabulary); our ids fit inside it
-        report["models"]["xlm-roberta-base-shape"] = compare(
-            "xlm-roberta-base-shape", lambda: XLMRobertaForTokenClassification(config), tokenizer, data,
-            get_preset("book"), args.steps, None)
-        report["models"]["xlm-roberta-base-shape"]["note"] = (
-            "XLMRobertaConfig() defaults (hidden 768, 12 layers, 250,002 vocabulary), random weights: the compute and "
-            "optimizer cost of xlm-roberta-base; inputs come from the offline tokenizer, whose ids fit in its vocabulary")
-    out = Path(args.out)
-    if out.is_file():  # keep models not measured in this run (e.g. --skip-xlmr), marked as earlier
-        earlier = json.loads(out.read_text())
-        for name, result in earlier.get("models", {}).items():
-            report["models"].setdefault(name, {**result, "measured_in_an_earlier_run": True})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{'model':24s} {'baseline':>10s} {'tuned':>10s} {'speedup':>8s}   (samples/s on {device})")
-    for name, r in report["models"].items():
-        print(f"{name:24s} {r['baseline_samples_per_s']:10.1f} {r['tuned_samples_per_s']:10.1f} {r['speedup']:7.2f}x")
-    if "f1_check" in report["models"]["offline-base"]:
-        c = report["models"]["offline-base"]["f1_check"]
-        print(f"offline-base German test F1 after {c['epochs']} epoch(s): baseline {c['baseline_f1']:.4f}, tuned {c['tuned_f1']:.4f}")
+    data = load_experiment("de", args.data_dir or default_data_dir(), None, ("de",))
+    report = {"device": device_description(), "torch": torch.__version__, "train_sentences": len(data.train),
+              "steps": args.steps, "command": f"python benchmarks/train_throughput.py --steps {args.steps}",
+              "recipes": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for recipe in ("baseline", "tuned_full", "tuned"):
+            report["recipes"][recipe] = measure(recipe, data, args.steps, tmp)
+    base = report["recipes"]["baseline"]["samples_per_s"]
+    report["speedup"] = {name: round(r["samples_per_s"] / base, 2) for name, r in report["recipes"].items()}
+    cost = Path(RESULTS_DIR) / res.ADAPTER_COST_JSON
+    if cost.is_file():
+        report["f1_check"] = {"source": f"results/{res.ADAPTER_COST_JSON}", **json.loads(cost.read_text())}
+    write_json(args.out, report)
+    print(f"\n{'recipe':12s} {'samples/s':>10s} {'speed-up':>9s}   ({args.steps} steps each on {report['device']})")
+    for name, r in report["recipes"].items():
+        print(f"{name:12s} {r['samples_per_s']:10.1f} {report['speedup'][name]:8.2f}x")
     return report
 
 

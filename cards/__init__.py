@@ -1,8 +1,8 @@
 """Model cards for panx-ner run directories, rendered from Jinja templates.
 
-Reads only run directories (training.run_dir) and results/, plus the facts in training.facts.
-Public API: render_card, write_card (cards.render), card_assets (cards.assets), CardError;
-render_base_card, write_base_card (cards.base_card): the card of the offline base made by training.pretrain.
+Reads only run directories and results/ through core/ (core.run_dir, core.results, core.facts);
+never imports training/, space/ or workflow/.
+Public API: render_card, write_card (cards.render), card_assets (cards.assets), CardError.
 """
 
 from importlib import import_module
@@ -12,8 +12,6 @@ _EXPORTS = {
     "write_card": "cards.render",
     "card_assets": "cards.assets",
     "CardError": "cards.inputs",
-    "render_base_card": "cards.base_card",
-    "write_base_card": "cards.base_card",
 }
 __all__ = list(_EXPORTS)
 

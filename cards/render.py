@@ -1,8 +1,10 @@
 """Render a run directory's model card: `python -m cards.render RUN_DIR [--results DIR] [--out FILE] [--repo-id ID]`.
 
-Publishing calls `write_card` after training has saved the model and before uploading (the
-Trainer's push_to_hub would overwrite README.md with its own card), then copies
-`cards.assets.card_assets(results_dir)` to the card-relative paths it returns.
+One pipeline: read and check the run's files (cards.inputs), build the YAML header with
+huggingface_hub (cards.metadata) and a dataclass context (cards.context), render the Jinja template,
+then parse the text back with ModelCard before returning it. Publishing calls `render_card` after
+training has saved the model and before uploading (the Trainer's push_to_hub would overwrite
+README.md with its own card), then copies `cards.assets.card_assets(results_dir)` beside it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from pathlib import Path
 from huggingface_hub import ModelCard
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from training.facts import HUB_NAMESPACE
-from training.run_dir import CARD, RunDirError
+from core.cli import run
+from core.facts import DEFAULT_DATA_DIR, HUB_NAMESPACE, REPO_ROOT, RESULTS_DIR
+from core.files import write_text
+from core import run_dir as rd
+from core.run_dir import CARD
 
 from .context import build_context
 from .inputs import CardError, CardInputs, load_inputs
@@ -42,10 +47,23 @@ def default_repo_id(inputs: CardInputs) -> str:
     return f"{HUB_NAMESPACE}/{inputs.run_info['model_name']}"
 
 
+def _check_portable(text: str, inputs: CardInputs) -> None:
+    """A card is published: it must not name this machine's folders or how it loaded models."""
+    folders = [inputs.run_dir, REPO_ROOT, DEFAULT_DATA_DIR, *([inputs.results_dir] if inputs.results_dir else [])]
+    leaks = [str(Path(folder).resolve()) for folder in folders if len(Path(folder).resolve().parts) > 2]
+    leaks += rd.LOADER_FLAGS
+    found = [leak for leak in leaks if leak in text]
+    if found:
+        raise CardError(f"the card rendered for {inputs.run_dir} names {', '.join(found)}; a published card "
+                        "must not mention local folders or loader flags (check run_info.json's fields)")
+
+
 def render_card(run_dir: str | Path, results_dir: str | Path | None = None, repo_id: str | None = None) -> str:
     """The model card of a run directory, as Markdown with a YAML header.
 
-    results_dir=None uses the repo's results/ when it exists; repo_id=None uses HUB_NAMESPACE/model_name.
+    results_dir holds the study's results (f1_matrix.json, adapter_vs_full.json, error analysis, plots);
+    None leaves their sections out, as card_assets(None) copies no plots. repo_id=None uses
+    HUB_NAMESPACE/model_name.
     Raises RunDirError naming a missing file (and the step that writes it), CardError for a malformed one.
     """
     inputs = load_inputs(run_dir, results_dir)
@@ -53,7 +71,8 @@ def render_card(run_dir: str | Path, results_dir: str | Path | None = None, repo
     card_data = build_card_data(inputs)
     context = build_context(inputs, repo_id=repo_id, metadata_yaml=card_data.to_yaml(), license=LICENSE)
     text = _environment().get_template(TEMPLATE).render(vars(context))
-    # Parse it back as the Hub would: catches broken YAML or an invalid model-index before writing.
+    _check_portable(text, inputs)
+    # Parse it back as the Hub would: catches broken YAML or an invalid model-index before anyone writes it.
     try:
         ModelCard(text)
     except ValueError as err:
@@ -67,33 +86,22 @@ def write_card(
     repo_id: str | None = None,
     out: str | Path | None = None,
 ) -> Path:
-    """Render the card and write it (default: RUN_DIR/README.md). Plots are not copied: see cards.assets."""
+    """Render the card and write it atomically (default: RUN_DIR/README.md). Plots are not copied: see cards.assets."""
     text = render_card(run_dir, results_dir=results_dir, repo_id=repo_id)
-    return save_card(text, Path(out) if out is not None else Path(run_dir) / CARD)
-
-
-def save_card(text: str, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    return out
+    return write_text(Path(out) if out is not None else Path(run_dir) / CARD, text)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cards.render", description="Render the model card of a run directory.")
     parser.add_argument("run_dir", type=Path, help="run directory written by python -m training.train")
-    parser.add_argument("--results", type=Path, default=None, help="results directory (default: the repo's results/ if it exists)")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR if RESULTS_DIR.is_dir() else None,
+                        help=f"the study's results directory (default: {RESULTS_DIR.name}/ of the repo, when it exists)")
     parser.add_argument("--out", type=Path, default=None, help=f"where to write the card (default: RUN_DIR/{CARD})")
     parser.add_argument("--repo-id", default=None, help=f"Hub repo id used in the card (default: {HUB_NAMESPACE}/<model_name>)")
     args = parser.parse_args(argv)
-    try:
-        out = write_card(args.run_dir, results_dir=args.results, repo_id=args.repo_id, out=args.out)
-    except (RunDirError, CardError) as err:
-        # Bad input is the user's to fix: one line saying what and how, no traceback.
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(out)
+    print(write_card(args.run_dir, results_dir=args.results, repo_id=args.repo_id, out=args.out))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

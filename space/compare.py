@@ -1,20 +1,25 @@
 """Run several registry models on one text and compare them with each other and with gold.
 
-Plain Python, no Gradio: space/app.py turns a Comparison into components, and the /tag API
+Plain Python, no Gradio: space/views.py turns a Comparison into components, and the /tag API
 returns `api_payload(comparison)`. Spans are compared exactly: same start, end and type.
+"auto" (space.routing) answers with the best model for the detected language; when that model
+already ran for this request its answer is reused, and a model that fails hands over to the next.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from training.facts import LANGUAGE_NAMES, check_language
+from core.cli import InputError
+from core.facts import LANGUAGES
 
 from space.examples import Example
-from space.registry import ModelLoadError, ModelSpec, Registry
+from space.registry import ModelLoadError, ModelSpec, Registry, check_model, default_models
+from space.routing import AUTO, Route, Router
 from space.tagging import split_words
 
 # Longer texts are cut (at a space) to this many characters, with a notice: a demo request should
@@ -26,14 +31,15 @@ LONG_TEXT_CHARS = 1_000
 Span = tuple[int, int, str]  # start, end, entity type
 
 
-class InputError(ValueError):
-    """Input the Space cannot tag (empty text, unknown language); the message is shown as is."""
+# Languages a request may name: the project's, or AUTO to detect it.
+REQUEST_LANGUAGES: tuple[str, ...] = (*LANGUAGES, AUTO)
 
 
 @dataclass
 class ModelResult:
-    spec: ModelSpec
-    trained: bool  # was this model fine-tuned on the request's language?
+    key: str  # the model asked for: an experiment, or AUTO
+    spec: ModelSpec  # the model that answered (for AUTO, the one it routed to)
+    trained: bool  # was that model fine-tuned on the request's language?
     entities: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0  # tagging only
@@ -43,14 +49,20 @@ class ModelResult:
 @dataclass
 class Comparison:
     text: str  # the text that was tagged (cut to MAX_CHARS); every offset refers to it
-    language: str
+    language: str  # the request's language, or the detected one when it asked for AUTO
     notice: str | None
     results: list[ModelResult]
     gold: Example | None = None
+    route: Route | None = None  # when AUTO was asked for, as a model or as the language
 
     @property
     def ok(self) -> list[ModelResult]:
-        return [r for r in self.results if r.error is None]
+        """The models that answered, "auto" left out: it repeats one of them."""
+        return [r for r in self.results if r.error is None and r.key != AUTO]
+
+    @property
+    def auto(self) -> ModelResult | None:
+        return next((r for r in self.results if r.key == AUTO), None)
 
 
 def span(entity: dict[str, Any]) -> Span:
@@ -60,6 +72,8 @@ def span(entity: dict[str, Any]) -> Span:
 def prepare_text(text: str | None) -> tuple[str, str | None]:
     """The text to tag and a notice about its size; InputError for empty text."""
     text = text or ""
+    if not isinstance(text, str):
+        raise InputError(f"The text must be a string, not {type(text).__name__}.")
     if not text.strip():
         raise InputError("The text is empty: type a sentence or pick an example.")
     notice = None
@@ -78,38 +92,74 @@ def prepare_text(text: str | None) -> tuple[str, str | None]:
     return text, notice
 
 
+def check_language(language: str) -> str:
+    if language not in REQUEST_LANGUAGES:
+        raise InputError(f"unknown language {language!r}; valid languages: {', '.join(REQUEST_LANGUAGES)}")
+    return language
+
+
 def compare(
     text: str | None,
     language: str,
-    model_keys: Sequence[str],
+    model_keys: Sequence[str] | None,
     registry: Registry,
+    router: Router,
     gold: Example | None = None,
     on_load: Callable[[ModelSpec], None] | None = None,
 ) -> Comparison:
-    """Tag `text` with each model; a model that fails to load gets an error, the others still run."""
-    try:
-        check_language(language)
-    except ValueError as err:
-        raise InputError(str(err)) from err
-    for key in model_keys:
-        registry.spec(key)  # unknown keys are refused before any work
+    """Tag `text` with each model (None: the language's default models and auto); a model that fails
+    to load gets an error, the others still run. Unknown languages and model keys are refused
+    (InputError) before any work."""
+    check_language(language)
+    for key in model_keys or ():
+        check_model(key)
     text, notice = prepare_text(text)
-    results = []
-    for key in model_keys:
-        spec = registry.spec(key)
-        result = ModelResult(spec, spec.trained_on(language))
-        results.append(result)
-        start = time.perf_counter()
-        try:
-            tagger = registry.get(key, on_load=on_load)
-        except ModelLoadError as err:
-            result.error = str(err)
-            continue
-        tagged = time.perf_counter()
-        result.load_seconds = tagged - start if tagged - start > 0.05 else 0.0  # a cache hit is not a load
-        result.entities = tagger(text)["entities"]
-        result.seconds = time.perf_counter() - tagged
-    return Comparison(text, language, notice, results, gold if gold is not None and gold.text == text else None)
+    asks_auto = language == AUTO or model_keys is None or AUTO in model_keys
+    route = router.route(text) if asks_auto else None
+    if language == AUTO:
+        language = route.guess.language
+    if model_keys is None:
+        model_keys = [*default_models(language), AUTO]
+    done = {key: run_model(registry.spec(key), text, language, registry, on_load)
+            for key in model_keys if key != AUTO}
+    if AUTO in model_keys:
+        done[AUTO] = answer_auto(text, route, done, registry, on_load)
+    results = [done[key] for key in model_keys]
+    return Comparison(text, language, notice, results, gold if gold is not None and gold.text == text else None, route)
+
+
+def run_model(
+    spec: ModelSpec, text: str, language: str, registry: Registry, on_load: Callable[[ModelSpec], None] | None = None
+) -> ModelResult:
+    result = ModelResult(spec.key, spec, spec.trained_on(language))
+    start = time.perf_counter()
+    try:
+        tagger = registry.get(spec.key, on_load=on_load)
+    except ModelLoadError as err:
+        result.error = str(err)
+        return result
+    tagged = time.perf_counter()
+    result.load_seconds = tagged - start if tagged - start > 0.05 else 0.0  # a cache hit is not a load
+    result.entities = tagger(text)["entities"]
+    result.seconds = time.perf_counter() - tagged
+    return result
+
+
+def answer_auto(
+    text: str, route: Route, done: dict[str, ModelResult], registry: Registry,
+    on_load: Callable[[ModelSpec], None] | None = None,
+) -> ModelResult:
+    """The first model of the route's ranking that answers; its answer is reused when it already ran.
+    Trained or zero-shot refers to the detected language."""
+    detected = route.guess.language
+    errors = []
+    for key in route.ranking:
+        result = done.get(key) or run_model(registry.spec(key), text, detected, registry, on_load)
+        if result.error is None:
+            return dataclasses.replace(result, key=AUTO, trained=result.spec.trained_on(detected))
+        errors.append(result.error)
+    spec = registry.spec(route.model)
+    return ModelResult(AUTO, spec, spec.trained_on(detected), error=f"no model could answer; the best: {errors[0]}")
 
 
 def agreement(comparison: Comparison) -> tuple[list[Span], list[tuple[Span, list[str]]]]:
@@ -118,7 +168,7 @@ def agreement(comparison: Comparison) -> tuple[list[Span], list[tuple[Span, list
     found: dict[Span, list[str]] = {}
     for result in runs:
         for entity in result.entities:
-            found.setdefault(span(entity), []).append(result.spec.key)
+            found.setdefault(span(entity), []).append(result.key)
     all_agree = sorted(s for s, keys in found.items() if len(keys) == len(runs))
     partial = sorted((s, keys) for s, keys in found.items() if len(keys) < len(runs))
     return all_agree, partial
@@ -138,26 +188,32 @@ def table_rows(comparison: Comparison) -> list[list[str]]:
     rows = []
     text = comparison.text
     for result in comparison.results:
+        name = result_name(result)
         if result.error:
-            rows.append([result.spec.key, "", "", "", "model failed to load"])
+            rows.append([name, "", "", "", "model cannot be served"])
             continue
         matches, missed = gold_check(result.entities, comparison.gold)
         for entity, match in zip(result.entities, matches, strict=True):
             verdict = "" if match is None else ("✓ gold" if match else "✗ not in gold")
-            rows.append([result.spec.key, entity["word"], entity["entity_group"], f"{entity['score']:.2f}", verdict])
+            rows.append([name, entity["word"], entity["entity_group"], f"{entity['score']:.2f}", verdict])
         for start, end, entity_type in missed:
-            rows.append([result.spec.key, text[start:end], entity_type, "", "✗ missed gold"])
+            rows.append([name, text[start:end], entity_type, "", "✗ missed gold"])
     return rows
+
+
+def result_name(result: ModelResult) -> str:
+    """"de", or "auto → de-fr" for the auto model."""
+    return f"{AUTO} → {result.spec.key}" if result.key == AUTO else result.key
 
 
 def api_payload(comparison: Comparison) -> dict[str, Any]:
     """The JSON the /tag endpoint returns."""
-    return {
+    payload: dict[str, Any] = {
         "text": comparison.text,
         "language": comparison.language,
         "notice": comparison.notice,
         "models": {
-            r.spec.key: {
+            r.key: {
                 "model": r.spec.hub_id,
                 "trained_on": list(r.spec.languages),
                 "zero_shot": not r.trained,
@@ -165,9 +221,18 @@ def api_payload(comparison: Comparison) -> dict[str, Any]:
                 "error": r.error,
             }
             for r in comparison.results
+            if r.key != AUTO
         },
     }
-
-
-def language_label(lang: str) -> str:
-    return f"{LANGUAGE_NAMES[lang]} ({lang})"
+    auto = comparison.auto
+    if auto is not None and comparison.route is not None:
+        payload[AUTO] = {
+            "detected_language": comparison.route.guess.language,
+            "probability": comparison.route.guess.probability,
+            "answered_by": auto.spec.key,
+            "model": auto.spec.hub_id,
+            "zero_shot": not auto.trained,
+            "entities": auto.entities,
+            "error": auto.error,
+        }
+    return payload

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.facts import EXAMPLE_SENTENCES, LABELS, LANGUAGES, default_data_dir
+from core.facts import EXAMPLE_SENTENCES, LABELS, LANGUAGES, dataset_config, default_data_dir
 
 EXAMPLES_FILE = Path(__file__).with_name("examples.json")
 # Row indices into PAN-X.{lang}/validation.parquet, chosen by hand among sentences that pass the
@@ -45,7 +45,7 @@ def build_examples(data_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
 
     out: dict[str, list[dict[str, Any]]] = {}
     for lang in LANGUAGES:
-        frame = pd.read_parquet(Path(data_dir) / f"PAN-X.{lang}" / "validation.parquet")
+        frame = pd.read_parquet(Path(data_dir) / dataset_config(lang) / "validation.parquet")
         out[lang] = []
         for row in PICKED_ROWS[lang]:
             tokens = [str(t) for t in frame.iloc[row]["tokens"]]
@@ -53,10 +53,11 @@ def build_examples(data_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
             text = " ".join(tokens)
             words = split_words(text)
             if [text[s:e] for s, e in words] != tokens:
-                raise ValueError(f"PAN-X.{lang} validation row {row} does not split into its tokens; pick another row")
+                raise ValueError(f"{dataset_config(lang)} validation row {row} does not split into its tokens; "
+                                 "pick another row")
             spans = merge_spans(text, words, tags, [1.0] * len(tags))
             gold = [{k: e[k] for k in ("entity_group", "word", "start", "end")} for e in spans]
-            out[lang].append({"text": text, "source": f"PAN-X.{lang} validation row {row}", "gold": gold})
+            out[lang].append({"text": text, "source": f"{dataset_config(lang)} validation row {row}", "gold": gold})
     return out
 
 

@@ -1,11 +1,16 @@
-"""The Space's six models: which they are, where each loads from, and one cached copy of each.
+"""The Space's models: which they are, where each loads from, and one cached Tagger of each.
 
-One model per experiment of training.facts.EXPERIMENTS, keyed by the experiment name. A model
-loads from its bundled folder (space/models/KEY, the offline default) when that folder holds a
-config.json, else from the Hub as HUB_NAMESPACE/MODEL_NAME. Nothing else can be loaded: keys
-outside the registry are refused, and remote code is never trusted.
+One model per experiment of core.facts.EXPERIMENTS, keyed by the experiment name, plus "auto"
+(space.routing), which answers with one of them. A model loads from its bundled folder
+(space/models/KEY, or $PANX_MODELS_DIR/KEY) when that folder holds adapter_config.json or
+config.json, offline; only a model that is not bundled is fetched from the Hub, and only when the
+Hub is allowed (HF_HUB_OFFLINE unset), with huggingface_hub's timeouts (HF_HUB_ETAG_TIMEOUT,
+HF_HUB_DOWNLOAD_TIMEOUT). Models load through space.backends on first use.
 
-    python -m space.registry      prints the README front matter for the Space (its `models:` list)
+A model that cannot be loaded is refused with one line naming its key and the file at fault (never
+a server path); the failure is remembered for RETRY_AFTER_S, and the other models keep serving.
+Each model has its own lock: a slow load or download never holds up requests for the others.
+
 """
 
 from __future__ import annotations
@@ -18,50 +23,48 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from training.facts import (
+from core import run_dir as rd
+from core.cli import InputError
+from core.facts import (
+    ALL,
     BUNDLED_MODELS_DIR,
     EXPERIMENTS,
-    HUB_NAMESPACE,
     LANGUAGE_NAMES,
-    OFFLINE_BASE_NAME,
-    model_name,
+    OFFLINE_BASE_ID,
+    ZERO_SHOT_SOURCE,
+    repo_id,
 )
-from training.run_dir import CARD, RUN_INFO
 
-if TYPE_CHECKING:
-    from space.tagging import Tagger
+from space.backends import DEFAULT_BACKEND, load_tagger
+from space.routing import AUTO
+from space.tagging import Tagger
 
 MODELS_DIR_ENV = "PANX_MODELS_DIR"
-MODEL_KEYS: tuple[str, ...] = tuple(EXPERIMENTS)
-# A failed load is remembered this long, so a missing model costs one attempt, not one per request,
+MODEL_KEYS: tuple[str, ...] = (*EXPERIMENTS, AUTO)
+# A failed load is remembered this long, so a broken model costs one attempt, not one per request,
 # while a Hub hiccup still heals without restarting the Space.
 RETRY_AFTER_S = 60.0
 
 
-class UnknownModelError(ValueError):
+class UnknownModelError(InputError):
     """A model key that is not in the registry."""
 
 
 class ModelLoadError(RuntimeError):
-    """A registry model whose files could not be loaded."""
+    """A registry model that cannot be served; the message is one line, fit to show to a visitor."""
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     key: str
-    folder: Path  # bundled copy: space/models/KEY (or under $PANX_MODELS_DIR)
-    hub_id: str  # used when the folder is absent
+    folder: Path  # the bundled copy: MODELS_DIR/KEY
+    hub_id: str  # where it is published; fetched from there only when not bundled
     languages: tuple[str, ...]  # languages it was fine-tuned on
 
     @property
     def bundled(self) -> bool:
-        return (self.folder / "config.json").is_file()
-
-    @property
-    def source(self) -> str:
-        return str(self.folder) if self.bundled else self.hub_id
+        return (self.folder / rd.ADAPTER_CONFIG).is_file() or (self.folder / rd.MODEL_CONFIG).is_file()
 
     @property
     def display_name(self) -> str:
@@ -72,42 +75,53 @@ class ModelSpec:
         return lang in self.languages
 
 
-def hub_id(key: str, folder: Path | None = None) -> str:
-    """The model's Hub repo id: the bundled run's own model_name when known, else the offline base's name."""
-    name = model_name(key, OFFLINE_BASE_NAME)
-    info = folder / RUN_INFO if folder else None
-    if info and info.is_file():
-        try:
-            name = json.loads(info.read_text(encoding="utf-8")).get("model_name") or name
-        except (OSError, json.JSONDecodeError):
-            pass  # a broken run_info.json is reported when the model loads, not here
-    return f"{HUB_NAMESPACE}/{name}"
+def bundled_base(folder: Path) -> str:
+    """The base a bundled adapter names, or the offline base when the folder does not say."""
+    try:
+        config = json.loads((folder / rd.ADAPTER_CONFIG).read_text(encoding="utf-8"))
+        return str(config.get("base_model_name_or_path") or OFFLINE_BASE_ID)
+    except (OSError, ValueError, AttributeError):  # absent or broken: reported when the model loads
+        return OFFLINE_BASE_ID
 
 
 def default_models(lang: str) -> list[str]:
     """Models shown first for a language: the German model (the book's zero-shot baseline), the
-    model fine-tuned on that language, and the one trained on all four."""
-    return list(dict.fromkeys(key for key in ("de", lang, "all") if key in EXPERIMENTS))
+    model fine-tuned on that language, and the one trained on all languages."""
+    return list(dict.fromkeys(key for key in (ZERO_SHOT_SOURCE, lang, ALL) if key in EXPERIMENTS))
+
+
+def check_model(key: str) -> str:
+    """The key, or an UnknownModelError that lists the valid ones."""
+    if key not in MODEL_KEYS:
+        raise UnknownModelError(f"unknown model {key!r}; valid models: {', '.join(MODEL_KEYS)}")
+    return key
+
+
+def hub_allowed() -> bool:
+    from huggingface_hub import constants
+
+    return not constants.HF_HUB_OFFLINE
 
 
 class Registry:
-    """The specs of the six models and a lazily filled, thread-safe cache of loaded Taggers."""
+    """The specs of the models and a lazily filled, thread-safe cache of their Taggers."""
 
-    def __init__(self, models_dir: str | Path | None = None):
+    def __init__(self, models_dir: str | Path | None = None, backend: str = DEFAULT_BACKEND):
         self.models_dir = Path(models_dir or os.environ.get(MODELS_DIR_ENV) or BUNDLED_MODELS_DIR)
-        self.specs: dict[str, ModelSpec] = {
-            key: ModelSpec(key, self.models_dir / key, hub_id(key, self.models_dir / key), languages)
-            for key, languages in EXPERIMENTS.items()
-        }
+        self.backend = backend
+        self.specs: dict[str, ModelSpec] = {}
+        for key, languages in EXPERIMENTS.items():
+            folder = self.models_dir / key
+            self.specs[key] = ModelSpec(key, folder, repo_id(key, bundled_base(folder)), languages)
         self._taggers: dict[str, Tagger] = {}
         self._failures: dict[str, tuple[float, str]] = {}
-        # One lock for all loads: two requests for a cold model load it once, and on a 2-core
-        # Space loading two models at the same time would not be faster anyway.
-        self._lock = threading.Lock()
+        # One lock per model: two requests for a cold model load it once, and a model that takes
+        # long to load (or download) holds up only the requests that need it.
+        self._locks = {key: threading.Lock() for key in self.specs}
 
     def spec(self, key: str) -> ModelSpec:
-        if key not in self.specs:
-            raise UnknownModelError(f"unknown model {key!r}; the Space serves only: {', '.join(self.specs)}")
+        if check_model(key) == AUTO:
+            raise UnknownModelError(f"{AUTO!r} is no model of its own: it answers with one of {', '.join(self.specs)}")
         return self.specs[key]
 
     def is_loaded(self, key: str) -> bool:
@@ -120,7 +134,7 @@ class Registry:
         tagger = self._taggers.get(key)
         if tagger is not None:
             return tagger
-        with self._lock:
+        with self._locks[key]:
             if key in self._taggers:  # loaded by another request while this one waited
                 return self._taggers[key]
             failed = self._failures.get(key)
@@ -129,43 +143,50 @@ class Registry:
             if on_load:
                 on_load(spec)
             try:
-                tagger = _load(spec)
-            except Exception as err:  # noqa: BLE001 - any failure becomes this model's message
-                message = _load_error_message(spec, err)
+                tagger = load_tagger(self._folder(spec), self.backend)
+            except Exception as err:  # noqa: BLE001 - any failure becomes this model's one-line reason
+                message = self._reason(spec, err)
                 self._failures[key] = (time.monotonic(), message)
                 raise ModelLoadError(message) from err
             self._failures.pop(key, None)
             self._taggers[key] = tagger
             return tagger
 
+    def _folder(self, spec: ModelSpec) -> Path:
+        if spec.bundled:
+            return spec.folder
+        if not hub_allowed():
+            raise ModelLoadError(f"it is not bundled ({spec.key}/{rd.ADAPTER_CONFIG} or {spec.key}/{rd.MODEL_CONFIG} "
+                                 f"in the models folder) and the Hub is off (HF_HUB_OFFLINE)")
+        from huggingface_hub import constants, snapshot_download
+
+        # The model files only (not the logs and plots beside them). The download timeout is
+        # huggingface_hub's own (HF_HUB_DOWNLOAD_TIMEOUT); the metadata call's is passed here, as
+        # snapshot_download does not read HF_HUB_ETAG_TIMEOUT itself.
+        files = [*rd.ADAPTER_FILES, *rd.FULL_MODEL_FILES]
+        return Path(snapshot_download(spec.hub_id, allow_patterns=files, etag_timeout=constants.HF_HUB_ETAG_TIMEOUT))
+
+    def _reason(self, spec: ModelSpec, err: Exception) -> str:
+        where = "bundled" if spec.bundled else f"from the Hub, {spec.hub_id}"
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return f"model {spec.key!r} ({where}) cannot be served: {without_paths(detail, self.models_dir)}"
+
     def card(self, key: str) -> str | None:
         """The bundled model card's Markdown without its YAML front matter, or None if absent."""
-        path = self.spec(key).folder / CARD
+        path = self.spec(key).folder / rd.CARD
         if not path.is_file():
             return None
         return strip_front_matter(path.read_text(encoding="utf-8"))
 
 
-def _load(spec: ModelSpec) -> Tagger:
-    # Imported here: the registry itself is cheap to import; torch and transformers load with the first model.
-    import torch
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
-
-    from space.tagging import Tagger
-
-    tokenizer = AutoTokenizer.from_pretrained(spec.source, trust_remote_code=False)
-    # Bundled weights are fp16 to keep the Space small; CPUs compute fp32 faster and exactly.
-    model = AutoModelForTokenClassification.from_pretrained(spec.source, trust_remote_code=False, dtype=torch.float32)
-    return Tagger(tokenizer, model)
+# An absolute path (not the path part of a URL): what a library's error message may carry.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.])/(?:[^\s'\"/]+/)*([^\s'\"/]*)")
 
 
-def _load_error_message(spec: ModelSpec, err: Exception) -> str:
-    if spec.bundled:
-        where = f"bundled folder {spec.folder}"
-    else:
-        where = f"the Hub ({spec.hub_id}; no bundled folder at {spec.folder})"
-    detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return f"model {spec.key!r} could not be loaded from {where}: {type(err).__name__}: {detail}"
+def without_paths(message: str, models_dir: Path) -> str:
+    """A library's message with server paths cut: models_dir/KEY/FILE -> KEY/FILE, any other path -> its file name."""
+    message = message.replace(f"{models_dir.resolve()}/", "").replace(f"{models_dir}/", "")
+    return _ABSOLUTE_PATH.sub(lambda m: m.group(1) or "…", message)
 
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*(\n|\Z)", re.DOTALL)
@@ -173,44 +194,3 @@ _FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*(\n|\Z)", re.DOTALL)
 
 def strip_front_matter(markdown: str) -> str:
     return _FRONT_MATTER.sub("", markdown, count=1).lstrip("\n")
-
-
-_default: Registry | None = None
-_default_lock = threading.Lock()
-
-
-def default_registry() -> Registry:
-    """The process-wide registry ($PANX_MODELS_DIR or space/models), made on first use."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = Registry()
-        return _default
-
-
-def front_matter(registry: Registry | None = None) -> str:
-    """The Space README's YAML front matter, with the registry's Hub ids as `models:`."""
-    import gradio
-
-    registry = registry or default_registry()
-    models = "\n".join(f"  - {spec.hub_id}" for spec in registry.specs.values())
-    return (
-        "---\n"
-        "title: PAN-X cross-lingual NER\n"
-        "emoji: 🏷️\n"
-        "colorFrom: indigo\n"
-        "colorTo: green\n"
-        "sdk: gradio\n"
-        f"sdk_version: {gradio.__version__}\n"
-        "app_file: app.py\n"
-        "pinned: false\n"
-        "short_description: Six XLM-R NER models side by side on de/fr/it/en\n"
-        f"models:\n{models}\n"
-        "datasets:\n"
-        "  - google/xtreme\n"
-        "---\n"
-    )
-
-
-if __name__ == "__main__":
-    print(front_matter(), end="")

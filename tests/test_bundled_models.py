@@ -1,26 +1,38 @@
-"""The six bundled models of the Space: present, within budget, loadable by pipeline(), with cards."""
+"""The bundled models of the Space: one per experiment, within budget, served by the Space's registry
+offline, each with its card."""
 
 import pytest
 from huggingface_hub import ModelCard
-from transformers import pipeline
 
-from training.facts import BUNDLED_MODELS_DIR, EXAMPLE_SENTENCES, EXPERIMENTS
+from core import run_dir as rd
+from core.facts import BUNDLED_MODELS_DIR, EXAMPLE_SENTENCES, EXPERIMENTS, LANGUAGES, dataset_config
+
+from space.registry import Registry
 
 BUDGET_BYTES = 60 * 2**20  # all bundled model files together
 
 
-def test_bundle_is_complete_and_within_budget():
-    folders = [BUNDLED_MODELS_DIR / exp for exp in EXPERIMENTS]
-    assert all((f / "model.safetensors").is_file() for f in folders), "run python -m training.study to bundle"
-    total = sum(p.stat().st_size for f in folders for p in f.rglob("*") if p.is_file())
+@pytest.fixture(scope="module")
+def registry():
+    return Registry(BUNDLED_MODELS_DIR)
+
+
+def test_bundle_is_complete_and_within_budget(registry):
+    assert [key for key, spec in registry.specs.items() if spec.bundled] == list(EXPERIMENTS), (
+        "run python -m workflow.study to bundle"
+    )
+    for key in EXPERIMENTS:
+        folder = BUNDLED_MODELS_DIR / key
+        assert all((folder / name).is_file() for name in (*rd.model_files(folder), rd.CARD)), key
+    total = sum(p.stat().st_size for key in EXPERIMENTS for p in (BUNDLED_MODELS_DIR / key).rglob("*") if p.is_file())
     assert total <= BUDGET_BYTES, f"bundled models take {total / 2**20:.1f} MiB"
 
 
 @pytest.mark.parametrize("experiment", list(EXPERIMENTS))
-def test_bundled_model_tags_the_books_sentence(experiment):
-    folder = BUNDLED_MODELS_DIR / experiment
-    ner = pipeline("token-classification", model=str(folder), aggregation_strategy="simple")
-    groups = {e["entity_group"] for e in ner(EXAMPLE_SENTENCES["de"])}
+def test_bundled_model_tags_the_books_sentence(registry, experiment):
+    sentence = EXAMPLE_SENTENCES[LANGUAGES[0]]
+    out = registry.get(experiment)(sentence)
+    groups = {e["entity_group"] for e in out["entities"]}
     assert groups and groups <= {"PER", "ORG", "LOC"}
-    card = ModelCard.load(folder / "README.md")
-    assert {r.dataset_config for r in card.data.eval_results} == {"PAN-X.de", "PAN-X.fr", "PAN-X.it", "PAN-X.en"}
+    card = ModelCard.load(BUNDLED_MODELS_DIR / experiment / rd.CARD)
+    assert {r.dataset_config for r in card.data.eval_results} == {dataset_config(lang) for lang in LANGUAGES}

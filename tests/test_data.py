@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from training.data import DataError, carve_test, entity_counts, load_experiment, load_language, main, swiss_sample
-from training.facts import LABELS, SWISS_FRACTIONS
+from core.facts import LABELS, SWISS_FRACTIONS
 
 
 def write_panx(root, lang="de", train=None, validation=None):

@@ -2,7 +2,7 @@
 
 import re
 
-from training.facts import REPO_ROOT
+from core.facts import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 TEST_COMMAND = "HF_HUB_OFFLINE=1 .venv/bin/python -m pytest -q"
@@ -10,20 +10,14 @@ TEST_COMMAND = "HF_HUB_OFFLINE=1 .venv/bin/python -m pytest -q"
 
 def test_readme_gives_setup_and_test_commands():
     blocks = re.findall(r"```bash\n(.*?)\n```", README, re.DOTALL)
-    assert blocks[0] == "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && .venv/bin/python app.py"
+    assert blocks[0] == "python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt && .venv/bin/python -m training.e5_base && .venv/bin/python app.py"
     assert blocks[1] == TEST_COMMAND
 
 
 def test_ci_runs_the_readme_test_command():
     ci = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert TEST_COMMAND in ci.splitlines()
-    assert "pip install -q -r requirements.txt" in ci
-
-
-def test_space_front_matter_matches_the_registry():
-    from space.registry import Registry, front_matter
-
-    assert README.startswith(front_matter(Registry()))
+    assert "pip install -q -r requirements-dev.txt" in ci
 
 
 def test_requirements_pin_torch():

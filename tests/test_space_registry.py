@@ -1,4 +1,5 @@
-"""space.registry and space.examples: which models exist, where they load from, lazy thread-safe loading."""
+"""space.registry and space.examples: which models exist, where they load from, per-model locks,
+remembered failures, the Hub only when allowed; real loads of a full model and a LoRA adapter."""
 
 from __future__ import annotations
 
@@ -7,51 +8,87 @@ import shutil
 import threading
 import time
 
+import huggingface_hub
 import pytest
+from huggingface_hub import constants
 
-from training.facts import EXPERIMENTS, HUB_NAMESPACE, LANGUAGES, OFFLINE_BASE_NAME, model_name
+from core import run_dir as rd
+from core.facts import EXPERIMENTS, HUB_NAMESPACE, LANGUAGES, OFFLINE_BASE_ID, repo_id
 
 import space.registry as registry_module
 from space.examples import EXAMPLES_FILE, build_examples, gold_for, load_examples
-from space.registry import ModelLoadError, Registry, UnknownModelError, default_models, front_matter, strip_front_matter
+from space.registry import (
+    MODEL_KEYS, ModelLoadError, Registry, UnknownModelError, default_models, strip_front_matter,
+    without_paths,
+)
+from space.routing import AUTO
 from space.tagging import split_words
 
+SENTENCE = "Jeff Dean ist ein Informatiker bei Google in Kalifornien"
 
-def fake_model_folder(path, name="smoke-finetuned-panx-de"):
+
+def adapter_folder(path, base=OFFLINE_BASE_ID):
     path.mkdir(parents=True)
-    (path / "config.json").write_text("{}")
-    (path / "run_info.json").write_text(json.dumps({"model_name": name}))
+    (path / rd.ADAPTER_CONFIG).write_text(json.dumps({"base_model_name_or_path": base}))
     return path
 
 
-def test_six_models_with_their_languages(tmp_path):
+def fake_tagger(text):
+    return {"text": text, "entities": []}
+
+
+@pytest.fixture
+def loads(monkeypatch):
+    """Replaces the backend: records each folder loaded and returns a fake tagger."""
+    calls = []
+
+    def load(folder, backend):
+        calls.append(folder.name)
+        return fake_tagger
+
+    monkeypatch.setattr(registry_module, "load_tagger", load)
+    return calls
+
+
+@pytest.fixture
+def no_hub(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the Hub was called")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", refuse)
+
+
+def test_one_model_per_experiment_and_auto(tmp_path):
     reg = Registry(tmp_path)
-    assert list(reg.specs) == list(EXPERIMENTS)
+    assert list(reg.specs) == list(EXPERIMENTS) and MODEL_KEYS == (*EXPERIMENTS, AUTO)
     assert reg.spec("de-fr").languages == ("de", "fr")
     assert reg.spec("all").trained_on("it") and not reg.spec("de").trained_on("fr")
     assert reg.spec("de-fr").display_name == "de-fr (German + French)"
 
 
-@pytest.mark.parametrize("key", ["xx", "../de", "/etc", "xlm-roberta-base",
-                                 "panx-ner/panx-xlmr-mini-finetuned-panx-de", ""])
-def test_unknown_keys_are_refused(tmp_path, key):
-    with pytest.raises(UnknownModelError, match="the Space serves only: de, de-fr, fr, it, en, all"):
+@pytest.mark.parametrize("key", ["xx", "../de", "/etc", "xlm-roberta-base", f"{HUB_NAMESPACE}/x-finetuned-panx-de", ""])
+def test_unknown_keys_are_refused_with_the_valid_ones(tmp_path, key):
+    with pytest.raises(UnknownModelError, match=f"valid models: {', '.join(MODEL_KEYS)}$"):
         Registry(tmp_path).get(key)
 
 
-def test_bundled_folder_wins_else_hub_id(tmp_path):
-    fake_model_folder(tmp_path / "de", name="panx-xlmr-mini-finetuned-panx-de")
+def test_auto_is_no_model_folder(tmp_path):
+    with pytest.raises(UnknownModelError, match="'auto' is no model of its own"):
+        Registry(tmp_path).get(AUTO)
+
+
+def test_hub_id_from_the_bundled_adapters_base(tmp_path):
+    adapter_folder(tmp_path / "de")
+    adapter_folder(tmp_path / "fr", base="xlm-roberta-base")
+    (tmp_path / "it").mkdir()
+    (tmp_path / "it" / rd.MODEL_CONFIG).write_text("{}")  # a full model: its base is not recorded
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / rd.ADAPTER_CONFIG).write_text("{ broken")
     reg = Registry(tmp_path)
-    assert reg.spec("de").bundled and reg.spec("de").source == str(tmp_path / "de")
-    assert reg.spec("de").hub_id == f"{HUB_NAMESPACE}/panx-xlmr-mini-finetuned-panx-de"
-    fr = reg.spec("fr")
-    assert not fr.bundled
-    assert fr.source == fr.hub_id == f"{HUB_NAMESPACE}/{model_name('fr', OFFLINE_BASE_NAME)}"
-
-
-def test_hub_id_comes_from_the_bundled_run_info(tmp_path):
-    fake_model_folder(tmp_path / "it", name="something-finetuned-panx-it")
-    assert Registry(tmp_path).spec("it").hub_id == f"{HUB_NAMESPACE}/something-finetuned-panx-it"
+    assert reg.spec("de").hub_id == repo_id("de", OFFLINE_BASE_ID) == f"{HUB_NAMESPACE}/multilingual-e5-small-finetuned-panx-de"
+    assert reg.spec("fr").hub_id == f"{HUB_NAMESPACE}/xlm-roberta-base-finetuned-panx-fr"
+    assert reg.spec("it").hub_id == repo_id("it", OFFLINE_BASE_ID) and reg.spec("en").hub_id == repo_id("en")
+    assert [key for key, spec in reg.specs.items() if spec.bundled] == ["de", "fr", "it", "en"]
 
 
 def test_models_dir_from_environment(tmp_path, monkeypatch):
@@ -69,12 +106,13 @@ def test_default_models_per_language():
 def test_loads_lazily_once_across_threads(tmp_path, monkeypatch):
     calls = []
 
-    def slow_load(spec):
-        calls.append(spec.key)
+    def slow_load(folder, backend):
+        calls.append(folder.name)
         time.sleep(0.2)
-        return lambda text: {"text": text, "entities": []}
+        return fake_tagger
 
-    monkeypatch.setattr(registry_module, "_load", slow_load)
+    monkeypatch.setattr(registry_module, "load_tagger", slow_load)
+    adapter_folder(tmp_path / "de")
     reg = Registry(tmp_path)
     assert not reg.is_loaded("de")
     got = []
@@ -83,71 +121,136 @@ def test_loads_lazily_once_across_threads(tmp_path, monkeypatch):
         t.start()
     for t in threads:
         t.join()
-    assert calls == ["de"] and len({id(g) for g in got}) == 1 and reg.is_loaded("de")
+    assert calls == ["de"] and got == [fake_tagger] * 8 and reg.is_loaded("de")
 
 
-def test_load_failure_is_reported_and_remembered(tmp_path, monkeypatch):
+def test_a_slow_download_holds_up_no_other_model(tmp_path, monkeypatch, loads):
+    """fr is not bundled and the Hub is slow; de, bundled, is served meanwhile."""
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    adapter_folder(tmp_path / "de")
+    downloading, release, asked = threading.Event(), threading.Event(), []
+
+    def slow_download(repo, **kwargs):
+        asked.append((repo, kwargs))
+        downloading.set()
+        release.wait(10)
+        return str(adapter_folder(tmp_path / "hub" / "fr"))
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", slow_download)
+    reg = Registry(tmp_path)
+    fr = threading.Thread(target=reg.get, args=("fr",))
+    fr.start()
+    assert downloading.wait(10)
+    started = time.monotonic()
+    assert reg.get("de") is fake_tagger and time.monotonic() - started < 1
+    release.set()
+    fr.join(10)
+    assert reg.is_loaded("fr") and loads == ["de", "fr"]
+    # Timeouts are huggingface_hub's: the download's by its constant, the metadata call's passed on.
+    assert asked == [(repo_id("fr"), {"allow_patterns": [*rd.ADAPTER_FILES, *rd.FULL_MODEL_FILES],
+                                      "etag_timeout": constants.HF_HUB_ETAG_TIMEOUT})]
+
+
+def test_bundled_models_never_call_the_hub(tmp_path, monkeypatch, loads, no_hub):
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    adapter_folder(tmp_path / "de")
+    assert Registry(tmp_path).get("de") is fake_tagger
+
+
+def test_offline_and_not_bundled_is_refused_without_calling_the_hub(tmp_path, monkeypatch, loads, no_hub):
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelLoadError) as err:
+        Registry(tmp_path).get("fr")
+    assert str(err.value) == (
+        f"model 'fr' (from the Hub, {repo_id('fr')}) cannot be served: it is not bundled (fr/adapter_config.json "
+        "or fr/config.json in the models folder) and the Hub is off (HF_HUB_OFFLINE)"
+    )
+    assert loads == []
+
+
+def test_a_failure_is_remembered_then_retried(tmp_path, monkeypatch):
     calls = []
 
-    def failing_load(spec):
-        calls.append(spec.key)
-        raise OSError("disk on fire")
+    def failing_load(folder, backend):
+        calls.append(folder.name)
+        raise OSError(f"disk on fire at {folder}/adapter_model.safetensors")
 
-    monkeypatch.setattr(registry_module, "_load", failing_load)
+    monkeypatch.setattr(registry_module, "load_tagger", failing_load)
+    adapter_folder(tmp_path / "en")
     reg = Registry(tmp_path)
     for _ in range(3):
-        with pytest.raises(ModelLoadError, match=r"model 'en' could not be loaded from the Hub .*OSError: disk on"):
+        with pytest.raises(ModelLoadError) as err:
             reg.get("en")
-    assert calls == ["en"]  # retried only after RETRY_AFTER_S
+        assert str(err.value) == "model 'en' (bundled) cannot be served: disk on fire at en/adapter_model.safetensors"
+    assert calls == ["en"]
+    now = time.monotonic()
+    monkeypatch.setattr(registry_module.time, "monotonic", lambda: now + registry_module.RETRY_AFTER_S + 1)
+    with pytest.raises(ModelLoadError):
+        reg.get("en")
+    assert calls == ["en", "en"]
 
 
-def test_offline_hub_fallback_fails_with_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelLoadError, match=r"from the Hub \(panx-ner/.*-finetuned-panx-fr; no bundled folder"):
-        Registry(tmp_path).get("fr")
+def test_paths_are_cut_from_library_messages(tmp_path):
+    models = tmp_path / "models"
+    assert without_paths(f"no file at '{models}/de/config.json'", models) == "no file at 'de/config.json'"
+    assert without_paths("see /root/.cache/huggingface/hub/x/model.safetensors now", models) == "see model.safetensors now"
+    assert without_paths("https://huggingface.co/panx-ner/x and de/fr", models) == "https://huggingface.co/panx-ner/x and de/fr"
 
 
-def test_broken_bundled_folder_fails_with_a_clear_error(tmp_path):
-    fake_model_folder(tmp_path / "de")
-    with pytest.raises(ModelLoadError, match=r"model 'de' could not be loaded from bundled folder"):
-        Registry(tmp_path).get("de")
+def assert_refused(reg, key, *parts, tmp_path):
+    with pytest.raises(ModelLoadError) as err:
+        reg.get(key)
+    message = str(err.value)
+    assert message.startswith(f"model {key!r} (bundled) cannot be served: ") and "\n" not in message
+    assert str(tmp_path) not in message and "/tmp/" not in message, message
+    for part in parts:
+        assert part in message, message
+    return message
 
 
-def test_loads_the_smoke_model_without_remote_code(tmp_path, smoke_run_dir, monkeypatch):
-    import transformers
+def test_broken_folders_are_refused_and_the_others_serve(tmp_path, smoke_run_dir, adapter_dir):
+    from safetensors.torch import load_file, save_file
 
-    seen = []
-    for cls in (transformers.AutoTokenizer, transformers.AutoModelForTokenClassification):
-        original = cls.from_pretrained
-
-        def spy(*args, _original=original, **kwargs):
-            seen.append(kwargs.get("trust_remote_code"))
-            return _original(*args, **kwargs)
-
-        monkeypatch.setattr(cls, "from_pretrained", spy)
     shutil.copytree(smoke_run_dir, tmp_path / "de")
-    tagger = Registry(tmp_path).get("de")
-    assert seen == [False, False]
-    assert next(tagger.model.parameters()).dtype.is_floating_point
-    out = tagger("Jeff Dean ist ein Informatiker bei Google in Kalifornien")
-    assert set(out) == {"text", "entities"}
+    (tmp_path / "fr").mkdir()
+    (tmp_path / "fr" / rd.MODEL_CONFIG).write_text("{ not json")
+    # A full model whose weights lack the classifier head, and an adapter without it.
+    shutil.copytree(smoke_run_dir, tmp_path / "it")
+    weights = load_file(tmp_path / "it" / rd.MODEL_WEIGHTS)
+    save_file({k: v for k, v in weights.items() if "classifier" not in k}, tmp_path / "it" / rd.MODEL_WEIGHTS)
+    shutil.copytree(adapter_dir, tmp_path / "en")
+    weights = load_file(tmp_path / "en" / rd.ADAPTER_WEIGHTS)
+    save_file({k: v for k, v in weights.items() if "classifier" not in k}, tmp_path / "en" / rd.ADAPTER_WEIGHTS)
+    # An adapter whose weights file is garbage.
+    shutil.copytree(adapter_dir, tmp_path / "all")
+    (tmp_path / "all" / rd.ADAPTER_WEIGHTS).write_bytes(b"not safetensors")
+
+    reg = Registry(tmp_path)
+    assert_refused(reg, "fr", "config.json", tmp_path=tmp_path)
+    assert_refused(reg, "it", "lack the trained classifier head", tmp_path=tmp_path)
+    assert_refused(reg, "en", "the adapter in en lacks the trained classifier head", tmp_path=tmp_path)
+    assert_refused(reg, "all", "adapter_model.safetensors in all cannot be read", tmp_path=tmp_path)
+    out = reg.get("de")(SENTENCE)  # the smoke model, through the default backend
+    assert out["text"] == SENTENCE and all(SENTENCE[e["start"] : e["end"]] == e["word"] for e in out["entities"])
+
+
+def test_a_bundled_lora_adapter_loads_offline(tmp_path, adapter_dir, no_hub):
+    shutil.copytree(adapter_dir, tmp_path / "de")
+    reg = Registry(tmp_path, backend="torch_fp32")
+    assert reg.spec("de").hub_id == repo_id("de", OFFLINE_BASE_ID)
+    out = reg.get("de")(SENTENCE)
+    assert out["text"] == SENTENCE
+    assert all(SENTENCE[e["start"] : e["end"]] == e["word"] and e["entity_group"] in ("PER", "ORG", "LOC")
+               for e in out["entities"])
 
 
 def test_card_without_front_matter(tmp_path):
-    fake_model_folder(tmp_path / "de")
+    adapter_folder(tmp_path / "de")
     (tmp_path / "de" / "README.md").write_text("---\nlicense: mit\nmodel-index: []\n---\n\n# panx de\n\nText ---\n")
     reg = Registry(tmp_path)
     assert reg.card("de") == "# panx de\n\nText ---\n"
     assert reg.card("fr") is None
     assert strip_front_matter("# no front matter\n") == "# no front matter\n"
-
-
-def test_front_matter_names_the_six_hub_models(tmp_path):
-    import gradio
-
-    text = front_matter(Registry(tmp_path))
-    assert f"sdk_version: {gradio.__version__}\n" in text and "app_file: app.py\n" in text
-    assert text.count(f"  - {HUB_NAMESPACE}/") == len(EXPERIMENTS)
 
 
 # --- examples ------------------------------------------------------------------------------------

@@ -1,14 +1,15 @@
-"""space.tagging: words, windows and B-/I- merging, with hand-made labels, a fake model and the smoke model."""
+"""space.tagging: words, windows and B-/I- merging, with hand-made labels, a fake backend and the smoke model."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import unicodedata
 
+import numpy as np
 import pytest
-import torch
 
-from training.facts import ID2LABEL, LABEL2ID
+from core.facts import ID2LABEL, LABEL2ID
 
+from space.backends import load_tagger
 from space.tagging import Tagger, Window, merge_spans, plan_windows, split_words
 
 MIXED = "<b>Angela Merkel</b> besuchte 🙂 Paris, danach القاهرة und Tel Aviv (עברית) — Café\u0301 Zürich."
@@ -101,27 +102,29 @@ def test_plan_windows_word_longer_than_budget_gets_its_own_window():
     assert owned(windows) == [0, 1, 2]
 
 
-# --- the tagger, with a fake model whose predictions are known -----------------------------------
+# --- the tagger, with a fake backend whose predictions are known ----------------------------------
 
 
-class FakeModel:
-    """Labels each subword from its piece: word-initial pieces (▁...) get `first`, the others `rest`."""
+class FakeLogits:
+    """A LogitsFn labelling each subword from its piece: word-initial pieces (▁...) get `first`, the others `rest`."""
 
-    def __init__(self, tokenizer, first: str, rest: str, max_positions: int = 258):
-        self.config = SimpleNamespace(id2label=ID2LABEL, max_position_embeddings=max_positions)
+    def __init__(self, tokenizer, first: str, rest: str, max_positions: int):
         vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-        self.initial = torch.tensor([piece.startswith("▁") for piece in vocab])
+        self.initial = np.array([piece.startswith("▁") for piece in vocab])
         self.first, self.rest = LABEL2ID[first], LABEL2ID[rest]
+        self.max_positions = max_positions
         self.calls: list[tuple[int, int]] = []
 
-    def eval(self):
-        return self
-
-    def __call__(self, input_ids, attention_mask):
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         self.calls.append(tuple(input_ids.shape))
-        assert input_ids.shape[1] <= self.config.max_position_embeddings - 2
-        label = torch.where(self.initial[input_ids], self.first, self.rest)
-        return SimpleNamespace(logits=torch.nn.functional.one_hot(label, len(ID2LABEL)).float() * 5)
+        assert input_ids.shape[1] <= self.max_positions and input_ids.shape == attention_mask.shape
+        label = np.where(self.initial[input_ids], self.first, self.rest)
+        return np.eye(len(ID2LABEL), dtype=np.float32)[label] * 5
+
+
+def fake_tagger(tokenizer, first: str, rest: str, max_positions: int = 258) -> tuple[Tagger, FakeLogits]:
+    logits = FakeLogits(tokenizer, first, rest, max_positions)
+    return Tagger(tokenizer, logits, ID2LABEL, max_positions), logits
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +139,8 @@ def test_subword_predictions_never_make_mid_word_spans(tokenizer):
     # makes the pipeline's aggregation start spans inside words; words read at the first subword.
     text = "Schwarzwaldhochstraße bei Baden-Württemberg und Donaudampfschifffahrt"
     assert all(len(tokenizer.tokenize(w)) > 1 for w in text.split() if len(w) > 3)  # the long words really split
-    assert Tagger(tokenizer, FakeModel(tokenizer, first="O", rest="B-LOC"))(text) == {"text": text, "entities": []}
-    out = Tagger(tokenizer, FakeModel(tokenizer, first="B-ORG", rest="O"))(text)
+    assert fake_tagger(tokenizer, first="O", rest="B-LOC")[0](text) == {"text": text, "entities": []}
+    out = fake_tagger(tokenizer, first="B-ORG", rest="O")[0](text)
     assert [e["word"] for e in out["entities"]] == text.split()
     assert_word_aligned(text, out["entities"])
 
@@ -145,30 +148,47 @@ def test_subword_predictions_never_make_mid_word_spans(tokenizer):
 def test_long_text_is_windowed_without_loss_and_offsets_stay_right(tokenizer):
     sentence = "Angela Merkel traf Emmanuel Macron in Straßburg am Rhein. "
     text = "  " + sentence * 60 + MIXED
-    model = FakeModel(tokenizer, first="B-PER", rest="O", max_positions=40)
-    out = Tagger(tokenizer, model)(text)
-    assert len(model.calls) > 1 or model.calls[0][0] > 1, "expected several windows"
-    assert sum(batch for batch, _ in model.calls) > 10
+    tagger, logits = fake_tagger(tokenizer, first="B-PER", rest="O", max_positions=40)
+    out = tagger(text)
+    assert len(logits.calls) > 1 or logits.calls[0][0] > 1, "expected several windows"
+    assert sum(batch for batch, _ in logits.calls) > 10
     # Every word is its own B-PER span: the span count is the word count, the last words included.
     assert [e["word"] for e in out["entities"]] == words_of(text)
     assert_word_aligned(text, out["entities"])
 
 
 def test_empty_and_whitespace_text(tokenizer):
-    tagger = Tagger(tokenizer, FakeModel(tokenizer, first="B-PER", rest="O"))
+    tagger, _ = fake_tagger(tokenizer, first="B-PER", rest="O")
     assert tagger("") == {"text": "", "entities": []}
     assert tagger(" \n\t ") == {"text": " \n\t ", "entities": []}
+
+
+CONTROL = ["\x00", "\x01", "\x07", "\x1b", "\x7f", "\x85", "\u200b", "\u200e", "\ufeff", "\ue000"]
+
+
+def test_control_and_format_characters_are_never_words():
+    for char in CONTROL:
+        assert unicodedata.category(char).startswith("C")
+        assert split_words(char) == [] and split_words(f" {char}{char} ") == []
+        assert words_of(f"Berlin{char} und{char}München") == ["Berlin", "und", "München"]
+
+
+def test_a_backend_that_tags_everything_never_tags_a_control_character(tokenizer):
+    # The worst backend: every word-initial subword is B-PER, every other one I-PER.
+    tagger, _ = fake_tagger(tokenizer, first="B-PER", rest="I-PER")
+    for char in CONTROL:
+        assert tagger(char)["entities"] == [], repr(char)
+        text = f"{char}Angela {char} Merkel{char}"
+        entities = tagger(text)["entities"]
+        assert [e["word"] for e in entities] == ["Angela", "Merkel"], repr(char)
 
 
 # --- the real smoke model ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def smoke_tagger(smoke_run_dir):
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
-
-    model = AutoModelForTokenClassification.from_pretrained(smoke_run_dir)
-    return Tagger(AutoTokenizer.from_pretrained(smoke_run_dir), model)
+@pytest.fixture(scope="module", params=["torch_fp32", "torch_int8"])
+def smoke_tagger(smoke_run_dir, request):
+    return load_tagger(smoke_run_dir, request.param)
 
 
 @pytest.mark.parametrize(
@@ -178,6 +198,8 @@ def smoke_tagger(smoke_run_dir):
         MIXED,
         "<script>alert('x')</script> Berlin &amp; München",
         "Der Donaudampfschifffahrtsgesellschaftskapitän wohnt in Schwarzwaldhochstraße.",
+        "\x00",
+        "Berlin\x00\x00 München \u200b\x1b[0m Paris",
     ],
 )
 def test_smoke_model_spans_are_word_aligned(smoke_tagger, text):
@@ -185,6 +207,7 @@ def test_smoke_model_spans_are_word_aligned(smoke_tagger, text):
     assert out["text"] == text
     assert_word_aligned(text, out["entities"])
     assert all(0 < e["score"] <= 1 and e["entity_group"] in ("PER", "ORG", "LOC") for e in out["entities"])
+    assert all(any(not unicodedata.category(c).startswith("C") for c in e["word"]) for e in out["entities"])
 
 
 def test_smoke_model_long_text_across_windows(smoke_tagger):

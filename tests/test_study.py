@@ -1,100 +1,124 @@
-"""The study end to end on a tiny base: every step's outputs, skipping, resuming and bad input."""
+"""The whole study on the smoke preset, in a temporary copy of the project whose facts gain a fifth
+language: adding a language touches the facts and the data only, every step follows, and the lock
+reruns exactly the steps whose inputs changed."""
+
+from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from transformers import pipeline
 
-from training.facts import EXPERIMENTS, LANGUAGES
-from training.study import FR_CURVE_SIZES, main
+from core.facts import REPO_ROOT
+
+FIFTH = ("xx", "Testish")
+PACKAGES = ("core", "training", "cards", "space", "workflow")
+# A fifth language's data: the Italian sentences under another name (any labelled PAN-X folder would do).
+FIFTH_DATA_FROM = "it"
+
+
+def add_language(facts: Path) -> None:
+    """One more row of LANGUAGE_TABLE: the only code change a new language needs."""
+    text = facts.read_text(encoding="utf-8")
+    table = re.search(r"LANGUAGE_TABLE: tuple\[Language, \.\.\.\] = \(\n(.*?)\n\)\n", text, re.DOTALL)
+    row = f'    Language("{FIFTH[0]}", "{FIFTH[1]}", 0.05, "Jeff Dean ist ein Informatiker bei Google in Kalifornien"),'
+    facts.write_text(text[: table.end(1)] + "\n" + row + text[table.end(1) :], encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory, data_dir):
-    from training.pretrain import main as pretrain
+def project(tmp_path_factory, data_dir):
+    root = tmp_path_factory.mktemp("five-languages")
+    for package in PACKAGES:
+        shutil.copytree(REPO_ROOT / package, root / package, ignore=shutil.ignore_patterns("__pycache__", "models"))
+    shutil.copy2(REPO_ROOT / "app.py", root / "app.py")
+    add_language(root / "core" / "facts.py")
+    data = root / "data"
+    data.mkdir()
+    for lang in ("de", "fr", "it", "en"):
+        (data / f"PAN-X.{lang}").symlink_to(Path(data_dir) / f"PAN-X.{lang}")
+    (data / f"PAN-X.{FIFTH[0]}").symlink_to(Path(data_dir) / f"PAN-X.{FIFTH_DATA_FROM}")
+    return root
 
-    out = tmp_path_factory.mktemp("base") / "panx-xlmr-mini"
-    pretrain(["--preset", "smoke", "--data-dir", str(data_dir), "--output-dir", str(out), "--quiet"])
-    return out
+
+def study(project: Path, *extra: str) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "workflow.study", "--preset", "smoke", "--data-dir", "data",
+            "--output-dir", "runs", "--results-dir", "results", "--models-dir", "models", "--check-sentences", "8",
+            "--train-arg=--num-epochs=1", "--train-arg=--max-train-samples=32", "--train-arg=--max-eval-samples=16",
+            *extra]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(project)}
+    result = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def ran(result: subprocess.CompletedProcess) -> list[str]:
+    return re.findall(r"^\[run \] (\S+)", result.stderr, re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory, tiny_base, data_dir):
-    root = tmp_path_factory.mktemp("study")
-    argv = ["--base-model", str(tiny_base), "--preset", "mini", "--data-dir", str(data_dir),
-            "--output-dir", str(root / "runs"), "--results-dir", str(root / "results"), "--models-dir", str(root / "models"),
-            "--train-arg=--num-epochs=1", "--train-arg=--max-train-samples=48", "--train-arg=--max-eval-samples=24"]
-    # fr-curve trains on up to 4000 sentences; keep that cheap with the same tiny base.
-    assert main(argv) == 0
-    return root, argv
+def first_run(project):
+    return study(project)
 
 
-def test_matrix_is_six_by_four(study):
-    root, _ = study
-    matrix = json.loads((root / "results" / "f1_matrix.json").read_text())
-    assert list(matrix) == list(EXPERIMENTS)
-    assert all(list(row) == list(LANGUAGES) and all(0 <= v <= 1 for v in row.values()) for row in matrix.values())
-    markdown = (root / "results" / "f1_matrix.md").read_text()
-    assert "| de | 0.868 | 0.714 | 0.692 | 0.589 |" in markdown  # the book's figures beside ours
-    assert (root / "results" / "f1_matrix.png").stat().st_size > 5000
+def test_every_step_runs_and_covers_the_fifth_language(project, first_run):
+    steps = ran(first_run)
+    assert "train-xx" in steps and "train-all" in steps and steps[-1] == "pipeline-check"
+    matrix = json.loads((project / "results" / "f1_matrix.json").read_text())
+    assert list(matrix) == ["de", "de-fr", "fr", "it", "en", "xx", "all"]
+    assert all(list(row) == ["de", "fr", "it", "en", "xx"] for row in matrix.values())
+    assert "| trained on \\ tested on | de | fr | it | en | xx |" in (project / "results" / "f1_matrix.md").read_text()
+    curve = json.loads((project / "results" / "fr_learning_curve.json").read_text())
+    de = json.loads((project / "runs" / "de" / "eval_results.json").read_text())["languages"]["fr"]["f1"]
+    assert curve["zero_shot_f1"] == round(de, 4) and [p["train_samples"] for p in curve["points"]][0] == 250
+    analysis = json.loads((project / "results" / "error_analysis" / "error_analysis.json").read_text())
+    assert analysis["model"] == "de" and len(analysis["confusion_normalised"]) == 7
+    cost = json.loads((project / "results" / "adapter_vs_full.json").read_text())
+    assert set(cost) >= {"f1", "seed"} and "full_fine_tune" not in cost  # the smoke preset has no adapter
+    check = json.loads((project / "results" / "pipeline_vs_space.json").read_text())
+    assert set(check["models"]) == set(matrix) and check["languages"][-1] == "xx"
 
 
-def test_learning_curve_and_error_analysis(study):
-    root, _ = study
-    curve = json.loads((root / "results" / "fr_learning_curve.json").read_text())
-    assert [p["train_samples"] for p in curve["points"]] == list(FR_CURVE_SIZES)
-    de_fr = json.loads((root / "runs" / "de" / "eval_results.json").read_text())["languages"]["fr"]["f1"]
-    assert curve["zero_shot_f1"] == round(de_fr, 4)
-    analysis = root / "results" / "error_analysis"
-    assert {"README.md", "confusion_matrix.png", "error_analysis.json"} <= {p.name for p in analysis.iterdir()}
-    report = (analysis / "README.md").read_text()
-    assert "highest total loss" in report and "parenthesis" in report
-    details = json.loads((analysis / "error_analysis.json").read_text())
-    assert len(details["confusion_normalised"]) == 7
-    assert {row["label"] for row in details["per_label"]} == {"O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"}
+def test_the_fifth_language_reaches_cards_and_the_space(project, first_run):
+    card = (project / "models" / "xx" / "README.md").read_text()
+    assert card.startswith("---") and "Testish" in card
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(project)}
+    code = ("from core.facts import LANGUAGES, EXPERIMENTS, count_words; from space.registry import Registry; "
+            "r = Registry('models'); print(list(r.specs), count_words(len(LANGUAGES)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True, check=True)
+    assert "'xx'" in out.stdout and out.stdout.strip().endswith("five")
 
 
-def test_downstream_is_recorded(study):
-    root, _ = study
-    downstream = json.loads((root / "results" / "pretraining.json").read_text())["downstream"]
-    assert set(downstream) >= {"de_f1_pretrained", "de_f1_random_init"}
-    ours = json.loads((root / "runs" / "de" / "eval_results.json").read_text())["languages"]["de"]["f1"]
-    assert downstream["de_f1_pretrained"] == round(ours, 4)
+def test_a_second_run_skips_everything(project, first_run):
+    again = study(project)
+    assert ran(again) == []
+    assert again.stderr.count("[skip]") == len(re.findall(r"^\[run \]", first_run.stderr, re.MULTILINE))
 
 
-def test_bundled_models_load_in_pipeline_with_cards(study):
-    root, _ = study
-    for exp in EXPERIMENTS:
-        folder = root / "models" / exp
-        assert (folder / "README.md").read_text().startswith("---")
-        assert (folder / "plots" / "f1_matrix.png").is_file()
-    ner = pipeline("token-classification", model=str(root / "models" / "de"), aggregation_strategy="simple")
-    assert isinstance(ner("Jeff Dean ist ein Informatiker bei Google in Kalifornien"), list)
+def test_only_steps_whose_inputs_or_outputs_changed_run_again(project, first_run):
+    (project / "results" / "f1_matrix.png").unlink()  # a lost output: its step alone runs again
+    assert ran(study(project)) == ["matrix"]
+    # A parameter is an input too: more sentences for the pipeline check reruns that step only.
+    result = study(project, "--check-sentences", "9")
+    assert ran(result) == ["pipeline-check"] and "parameters changed" in result.stderr
 
 
-def test_rerun_skips_finished_steps(study, capsys):
-    root, argv = study
-    before = (root / "runs" / "de" / "model.safetensors").stat().st_mtime_ns
-    assert main(argv) == 0
-    err = capsys.readouterr().err
-    assert "[skip] train-de: outputs exist" in err and "[skip] bundle: outputs exist" in err
-    assert (root / "runs" / "de" / "model.safetensors").stat().st_mtime_ns == before
-    timings = json.loads((root / "results" / "study.json").read_text())
-    assert timings["device"].startswith(("cpu", "cuda")) and "train-all" in timings["steps"]
-
-
-def test_interrupted_step_is_redone(study, capsys):
-    root, argv = study
-    (root / "results" / "f1_matrix.png").unlink()
-    assert main(argv + ["--only", "matrix"]) == 0
-    assert (root / "results" / "f1_matrix.png").is_file()
+def test_a_half_written_output_is_redone(project, first_run):
+    table = project / "results" / "f1_matrix.md"
+    table.write_text(table.read_text()[:40])  # as if the writer had died half way (writes are atomic now)
+    assert ran(study(project)) == ["matrix"]
+    assert "| all |" in table.read_text()
 
 
 def test_bad_input(tmp_path, capsys):
-    assert main(["--base-model", str(tmp_path / "missing-base")]) == 2
-    assert "make it with python -m training.pretrain" in capsys.readouterr().err
-    base = tmp_path / "base"
-    base.mkdir()
-    (base / "config.json").write_text("{}")
-    assert main(["--base-model", str(base), "--only", "nonsense", "--results-dir", str(tmp_path / "r")]) == 2
-    assert "unknown step" in capsys.readouterr().err
+    from core.cli import run
+    from workflow.study import main
+
+    assert run(main, ["--data-dir", str(tmp_path / "missing"), "--results-dir", str(tmp_path / "r")]) == 2
+    assert "--data-dir" in capsys.readouterr().err
+    assert run(main, ["--only", "nonsense", "--results-dir", str(tmp_path / "r")]) == 2
+    assert "unknown step(s) nonsense" in capsys.readouterr().err

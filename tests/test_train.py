@@ -1,22 +1,33 @@
-"""The train CLI end to end (smoke preset), its run directory and its refusals."""
+"""The train CLI end to end (smoke preset, and LoRA on the real offline base), its run directory,
+its refusals, and what it never loses."""
+
+from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from transformers import pipeline
 
-from training import run_dir as rd
-from training.facts import LANGUAGES
-from training.train import TrainArguments, cli, main
+from core import run_dir as rd
+from core.facts import LANGUAGES, OFFLINE_BASE_ID, REPO_ROOT
+from training.train import CHECKPOINTS, OVERWRITE_SUFFIX, TrainArguments, cli, main
+
+SMALL = ["--max-train-samples", "48", "--max-eval-samples", "24", "--quiet"]
 
 
 def test_run_directory_has_the_contract(smoke_run_dir):
-    for name in ("config.json", "model.safetensors", "tokenizer.json", rd.TRAINER_STATE, rd.HYPERPARAMETERS,
-                 rd.EVAL_RESULTS, rd.DATA_SUMMARY, rd.RUN_INFO):
-        assert (smoke_run_dir / name).is_file(), name
-    assert not (smoke_run_dir / "checkpoints").exists()
+    assert rd.is_finished(smoke_run_dir) and not rd.is_adapter(smoke_run_dir)
+    assert not (smoke_run_dir / CHECKPOINTS).exists()
+    assert not (smoke_run_dir / "training_args.bin").exists()  # a pickle says nothing hyperparameters.json does not
     config = json.loads((smoke_run_dir / "config.json").read_text())
     assert config["id2label"]["1"] == "B-PER" and config["label2id"]["I-LOC"] == 6
+    tokenizer_config = json.loads((smoke_run_dir / "tokenizer_config.json").read_text())
+    assert not {"is_local", "local_files_only"} & set(tokenizer_config)  # how this machine loaded it is no one's business
 
 
 def test_trainer_state_has_one_train_and_eval_entry_per_epoch(smoke_run_dir):
@@ -28,16 +39,20 @@ def test_trainer_state_has_one_train_and_eval_entry_per_epoch(smoke_run_dir):
     assert all("eval_loss" in e for e in evals)
 
 
-def test_eval_results_cover_every_language(smoke_run_dir):
+def test_eval_results_cover_every_language_with_an_interval(smoke_run_dir):
     results = rd.read_json(smoke_run_dir, rd.EVAL_RESULTS)
     assert results["test_carved_from_validation"] is True
     assert list(results["languages"]) == list(LANGUAGES)
     de = results["languages"]["de"]
     assert 0.0 < de["f1"] <= 1.0  # the smoke model learns something
+    low, high = de["f1_ci95"]
+    assert low <= de["f1"] <= high
     assert de["num_sentences"] == 3145
     assert set(de["per_entity"]) == {"PER", "ORG", "LOC"}
     info = rd.read_json(smoke_run_dir, rd.RUN_INFO)
     assert info["versions"]["transformers"] and info["train_languages"] == ["de"]
+    assert info["parameters"]["trainable"] == info["parameters"]["total"] > 0 and info["adapter"] is False
+    assert rd.read_json(smoke_run_dir, rd.DATA_SUMMARY)["source"] == "parquet"  # never this machine's folder
 
 
 def test_pipeline_loads_the_run_directory(smoke_run_dir):
@@ -45,6 +60,59 @@ def test_pipeline_loads_the_run_directory(smoke_run_dir):
     entities = ner("Jeff Dean ist ein Informatiker bei Google in Kalifornien")
     assert isinstance(entities, list)
     assert all(e["entity_group"] in {"PER", "ORG", "LOC"} for e in entities)
+
+
+def test_lora_on_the_offline_base_leaves_an_adapter_that_pipeline_loads(tmp_path, data_dir):
+    out = tmp_path / "lora"
+    main(["--experiment", "de", "--data-dir", str(data_dir), "--output-dir", str(out), "--num-epochs", "1",
+          "--eval-languages", "de", *SMALL])
+    assert rd.is_finished(out) and rd.is_adapter(out)
+    assert not (out / "tokenizer.json").exists()  # an adapter uses its base's tokenizer
+    adapter = json.loads((out / rd.ADAPTER_CONFIG).read_text())
+    assert adapter["base_model_name_or_path"] == OFFLINE_BASE_ID  # a name, never a machine path
+    assert adapter["modules_to_save"] and "classifier" in adapter["modules_to_save"]
+    info = rd.read_json(out, rd.RUN_INFO)
+    assert info["adapter"] and 1_000_000 < info["parameters"]["trainable"] < 2_000_000 < info["parameters"]["total"]
+    assert info["model_name"] == "multilingual-e5-small-finetuned-panx-de"
+    hyper = rd.read_json(out, rd.HYPERPARAMETERS)
+    assert hyper["lora_rank"] == 16 and hyper["label_all_subwords"] is True
+    ner = pipeline("token-classification", model=str(out), aggregation_strategy="simple")
+    assert isinstance(ner("Angela Merkel besuchte Paris."), list)
+
+
+def test_unknown_experiment_and_preset_list_valid_ones():
+    with pytest.raises(ValueError, match="valid experiments: de, de-fr, fr, it, en, all"):
+        TrainArguments(experiment="es")
+    with pytest.raises(ValueError, match="valid presets: e5, e5-full, e5-hub, book, smoke"):
+        TrainArguments(preset="fast")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--num-epochs", "0"], "--num-epochs must be greater than 0, not 0"),
+    (["--num-epochs", "-1"], "--num-epochs must be greater than 0, not -1"),
+    (["--max-train-samples", "0"], "--max-train-samples must be greater than 0, not 0"),
+    (["--max-eval-samples", "-5"], "--max-eval-samples must be greater than 0, not -5"),
+    (["--learning-rate", "0"], "--learning-rate must be greater than 0"),
+    (["--max-seq-length", "0"], "--max-seq-length must be at least 8"),
+    (["--eval-languages", "de,xx"], "unknown language 'xx' in --eval-languages; valid languages: de, fr, it, en"),
+    (["--eval-languages", ","], "--eval-languages is empty"),
+    (["--preset", "smoke", "--lora-rank", "8"], "--lora-rank: preset 'smoke' fine-tunes the whole model"),
+    (["--overwrite", "--resume"], "--overwrite and --resume exclude each other"),
+    (["--data-dir", "/no/such/folder"], "data folder /no/such/folder does not exist"),
+])
+def test_bad_arguments_are_one_line_and_exit_2_before_anything_is_written(tmp_path, capsys, args, message):
+    out = tmp_path / "run"
+    assert cli(["--preset", "smoke", "--output-dir", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_missing_base_model_says_how_to_go_offline(tmp_path, data_dir, capsys):
+    code = cli(["--base-model", str(tmp_path / "no-such-model"), "--data-dir", str(data_dir),
+                "--output-dir", str(tmp_path / "run"), *SMALL])
+    assert code == 2
+    assert "--preset e5" in capsys.readouterr().err
 
 
 def test_existing_output_dir_is_refused_without_overwrite(smoke_run_dir, capsys):
@@ -59,43 +127,62 @@ def test_resume_without_checkpoint_is_refused(tmp_path, capsys):
     assert "no checkpoint" in capsys.readouterr().err
 
 
-def test_unknown_experiment_and_preset_list_valid_ones():
-    with pytest.raises(ValueError, match="valid experiments: de, de-fr, fr, it, en, all"):
-        TrainArguments(experiment="es")
-    with pytest.raises(ValueError, match="valid presets: book, mini, smoke"):
-        TrainArguments(preset="fast")
+def test_overwrite_with_bad_data_keeps_the_finished_run(tmp_path, data_dir, capsys):
+    out = tmp_path / "run"
+    main(["--preset", "smoke", "--data-dir", str(data_dir), "--output-dir", str(out), "--num-epochs", "1",
+          "--eval-languages", "de", *SMALL])
+    before = rd.read_json(out, rd.RUN_INFO)["created_at"], (out / rd.MODEL_WEIGHTS).read_bytes()
+    assert cli(["--preset", "smoke", "--data-dir", str(tmp_path / "nothing"), "--output-dir", str(out), "--overwrite"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert (rd.read_json(out, rd.RUN_INFO)["created_at"], (out / rd.MODEL_WEIGHTS).read_bytes()) == before
 
 
-def test_missing_base_model_says_how_to_go_offline(tmp_path, data_dir, capsys):
-    code = cli(["--base-model", str(tmp_path / "no-such-model"), "--data-dir", str(data_dir),
-                "--output-dir", str(tmp_path / "run"), "--max-train-samples", "8", "--max-eval-samples", "8", "--quiet"])
-    assert code == 2
-    assert "--base-model" in capsys.readouterr().err
-
-
-def test_resume_continues_an_interrupted_run(tmp_path, data_dir, monkeypatch):
-    """A run killed during epoch 2's evaluation keeps epoch 1's checkpoint; --resume finishes it."""
+def test_overwrite_failing_midway_keeps_the_old_run_then_replaces_it(tmp_path, data_dir, monkeypatch):
     import training.train as train_module
 
     out = tmp_path / "run"
-    common = ["--preset", "smoke", "--data-dir", str(data_dir), "--output-dir", str(out), "--quiet",
-              "--max-train-samples", "64", "--max-eval-samples", "32", "--num-epochs", "2"]
-    real_metrics, calls = train_module.compute_metrics, []
+    common = ["--preset", "smoke", "--data-dir", str(data_dir), "--output-dir", str(out), "--num-epochs", "1",
+              "--eval-languages", "de", *SMALL]
+    main(common)
+    first = rd.read_json(out, rd.RUN_INFO)["created_at"]
 
-    def crash_on_second_evaluation(prediction):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt("simulated interruption")
-        return real_metrics(prediction)
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(train_module, "compute_metrics", crash_on_second_evaluation)
-    with pytest.raises(KeyboardInterrupt):
-        main(common)
-    assert [p.name for p in (out / "checkpoints").iterdir()] == ["checkpoint-4"]
-    assert not (out / rd.EVAL_RESULTS).exists()
+    monkeypatch.setattr(train_module, "evaluate_languages", fail)
+    with pytest.raises(OSError):
+        main([*common, "--overwrite"])
+    assert rd.is_finished(out) and rd.read_json(out, rd.RUN_INFO)["created_at"] == first  # the old run stands
+    assert not rd.is_finished(out.with_name(out.name + OVERWRITE_SUFFIX))  # and the failed one never passes as finished
+    monkeypatch.undo()
+    time.sleep(1.1)  # created_at has one-second resolution
+    main([*common, "--overwrite"])
+    assert rd.read_json(out, rd.RUN_INFO)["created_at"] != first
+    assert not out.with_name(out.name + OVERWRITE_SUFFIX).exists()
 
-    monkeypatch.setattr(train_module, "compute_metrics", real_metrics)
-    main(common + ["--resume"])
-    state = rd.read_json(out, rd.TRAINER_STATE)
-    assert [e["epoch"] for e in state["log_history"] if "eval_f1" in e] == [1.0, 2.0]
-    assert (out / rd.EVAL_RESULTS).is_file() and not (out / "checkpoints").exists()
+
+def _train_command(out, data_dir, *extra):
+    return [sys.executable, "-m", "training.train", "--preset", "smoke", "--data-dir", str(data_dir),
+            "--output-dir", str(out), "--num-epochs", "3", "--max-train-samples", "160", "--max-eval-samples", "48",
+            "--eval-languages", "de", "--quiet", *extra]
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_metrics(tmp_path, data_dir):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    subprocess.run(_train_command(reference, data_dir), cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+
+    process = subprocess.Popen(_train_command(killed, data_dir), cwd=REPO_ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list((killed / CHECKPOINTS).glob("checkpoint-*/trainer_state.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # into epoch 2
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not rd.is_finished(killed)
+    subprocess.run(_train_command(killed, data_dir, "--resume"), cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+
+    ours, theirs = rd.read_json(killed, rd.EVAL_RESULTS), rd.read_json(reference, rd.EVAL_RESULTS)
+    for key in ("precision", "recall", "f1"):
+        assert ours["languages"]["de"][key] == pytest.approx(theirs["languages"]["de"][key], abs=1e-4)

@@ -20,22 +20,25 @@ from pathlib import Path
 import numpy as np
 from datasets import disable_progress_bars, ClassLabel, Dataset, DatasetDict, Features, List, Value, concatenate_datasets
 
-from training.facts import (
+from core.facts import (
     CARVE_SEED,
     ENTITY_TYPES,
     EXPERIMENTS,
     HUB_DATASET,
-    HUB_DATASET_CONFIG,
     LABELS,
     LANGUAGES,
     SHUFFLE_SEED,
     SWISS_FRACTIONS,
     check_experiment,
     check_language,
+    dataset_config,
     default_data_dir,
 )
+from core.bio import tag_spans
+from core.cli import InputError, run
 
 SPLITS = ("train", "validation", "test")
+PARQUET_SOURCE = "parquet"
 FEATURES = Features(
     {"tokens": List(Value("string")), "ner_tags": List(ClassLabel(names=list(LABELS)))}
 )
@@ -46,7 +49,7 @@ EXPECTED_LAYOUT = (
 )
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """PAN-X data is missing or not shaped as expected."""
 
 
@@ -57,7 +60,7 @@ class LanguageData:
     lang: str
     splits: DatasetDict  # train, validation, test: all labelled
     test_carved_from_validation: bool
-    source: str  # "hub" or the parquet folder
+    source: str  # "hub" or "parquet" (never the folder: run directories are published)
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -88,10 +91,15 @@ def carve_test(validation: Dataset, seed: int = CARVE_SEED) -> tuple[Dataset, Da
 
 
 def _read_parquet(path: Path, where: str) -> Dataset:
+    import pyarrow.parquet as pq
+
     try:
-        return Dataset.from_parquet(str(path), keep_in_memory=True)
+        table = pq.read_table(path)
     except Exception as err:  # pyarrow raises many types for a broken file
         raise DataError(f"{where}: cannot read {path} as parquet ({type(err).__name__}: {err})") from err
+    if table.num_rows == 0:
+        raise DataError(f"{where}: {path} has no rows; {EXPECTED_LAYOUT}")
+    return Dataset(table)
 
 
 def load_language(lang: str, data_dir: str | Path | None = None) -> LanguageData:
@@ -99,7 +107,7 @@ def load_language(lang: str, data_dir: str | Path | None = None) -> LanguageData
     check_language(lang)
     if data_dir is None:
         return _load_from_hub(lang)
-    folder = Path(data_dir) / HUB_DATASET_CONFIG.format(lang=lang)
+    folder = Path(data_dir) / dataset_config(lang)
     if not Path(data_dir).is_dir():
         raise DataError(f"data folder {data_dir} does not exist; {EXPECTED_LAYOUT}")
     for name in ("train", "validation"):
@@ -112,15 +120,15 @@ def load_language(lang: str, data_dir: str | Path | None = None) -> LanguageData
         test_raw = _read_parquet(labelled_test, f"{lang}/test")
         if "ner_tags" in test_raw.column_names:
             test = validate(test_raw, str(labelled_test))
-            return LanguageData(lang, DatasetDict(train=train, validation=val, test=test), False, str(data_dir))
+            return LanguageData(lang, DatasetDict(train=train, validation=val, test=test), False, PARQUET_SOURCE)
     val, test = carve_test(val)
-    return LanguageData(lang, DatasetDict(train=train, validation=val, test=test), True, str(data_dir))
+    return LanguageData(lang, DatasetDict(train=train, validation=val, test=test), True, PARQUET_SOURCE)
 
 
 def _load_from_hub(lang: str) -> LanguageData:
     from datasets import load_dataset
 
-    config = HUB_DATASET_CONFIG.format(lang=lang)
+    config = dataset_config(lang)
     try:
         raw = load_dataset(HUB_DATASET, config)
     except Exception as err:
@@ -213,19 +221,10 @@ def entity_examples(ds: Dataset, per_type: int = 3) -> dict[str, list[str]]:
     """The first few distinct entity surface strings of each type, for the card's label table."""
     found: dict[str, list[str]] = {etype: [] for etype in ENTITY_TYPES}
     for tokens, tags in zip(ds["tokens"], ds["ner_tags"]):
-        span: list[str] = []
-        etype = None
-        for token, tag in zip(tokens + ["."], tags + [0]):
-            label = LABELS[tag]
-            if span and not label.startswith("I-"):
-                text = " ".join(span)
-                if text not in found[etype] and len(found[etype]) < per_type:
-                    found[etype].append(text)
-                span = []
-            if label.startswith("B-"):
-                span, etype = [token], label[2:]
-            elif label.startswith("I-") and span:
-                span.append(token)
+        for start, end, etype in tag_spans([LABELS[t] for t in tags]):
+            text = " ".join(tokens[start:end])
+            if text not in found[etype] and len(found[etype]) < per_type:
+                found[etype].append(text)
         if all(len(v) >= per_type for v in found.values()):
             break
     return found
@@ -250,13 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("--data-dir", default=None, help="PAN-X parquet folder (default: $PANX_DATA_DIR or ../shared/data/panx)")
     args = parser.parse_args(argv)
     disable_progress_bars()  # keep stdout pure JSON
-    try:
-        print(json.dumps(summarise(args.data_dir or default_data_dir()), indent=2, ensure_ascii=False))
-    except (DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    print(json.dumps(summarise(args.data_dir or default_data_dir()), indent=2, ensure_ascii=False))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+from seqeval.metrics.sequence_labeling import get_entities
 
-from training.facts import ENTITY_TYPES, ID2LABEL
+from core.facts import BOOTSTRAP_RESAMPLES, ENTITY_TYPES, ID2LABEL
 from training.features import IGNORE_INDEX
 
 
@@ -38,6 +39,32 @@ def seqeval_scores(predictions: list[list[str]], references: list[list[str]]) ->
         "f1": float(f1_score(references, predictions, zero_division=0)),
         "per_entity": per_entity,
     }
+
+
+BOOTSTRAP_SEED = 0
+
+
+def sentence_counts(predictions: list[list[str]], references: list[list[str]]) -> np.ndarray:
+    """Per sentence: (correct entities, predicted entities, gold entities), as seqeval counts them."""
+    counts = np.zeros((len(references), 3), dtype=np.int64)
+    for i, (pred, gold) in enumerate(zip(predictions, references, strict=True)):
+        pred_set, gold_set = set(get_entities(pred)), set(get_entities(gold))
+        counts[i] = (len(pred_set & gold_set), len(pred_set), len(gold_set))
+    return counts
+
+
+def bootstrap_f1(predictions: list[list[str]], references: list[list[str]],
+                 resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """95% percentile bootstrap interval of micro F1, resampling sentences with replacement."""
+    counts = sentence_counts(predictions, references)
+    if len(counts) == 0:
+        return 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    sums = counts[rng.integers(0, len(counts), size=(resamples, len(counts)))].sum(axis=1)
+    denominators = sums[:, 1] + sums[:, 2]
+    f1 = np.divide(2 * sums[:, 0], denominators, out=np.zeros(resamples), where=denominators > 0)
+    low, high = np.percentile(f1, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def compute_metrics(eval_prediction) -> dict[str, float]:

@@ -1,12 +1,11 @@
 """Fine-tune a multilingual encoder on PAN-X and leave a run directory (see training/run_dir.py).
 
-    python -m training.train --experiment de                       # Hub: google/xtreme + xlm-roberta-base
-    python -m training.train --experiment de --data-dir DIR        # offline parquet (or $PANX_DATA_DIR)
-    python -m training.train --experiment all --base-model space/base --preset mini
-    python -m training.train --experiment de --preset smoke         # seconds on CPU, nothing from the Hub
-    accelerate launch -m training.train --experiment de            # several GPUs: the Trainer's own DDP
+    python -m training.train --experiment de                   # offline: LoRA on multilingual-e5-small (preset e5)
+    python -m training.train --experiment de --preset book     # the book: xlm-roberta-base from the Hub
+    python -m training.train --experiment de --preset smoke    # seconds on CPU: a tiny random encoder
+    torchrun --nproc_per_node 2 -m training.train --experiment de   # several processes/GPUs: the Trainer's DDP
 
-Stages, top to bottom: parse, seed, prepare the output directory, load data, load the base model,
+Stages, top to bottom: parse, seed, check the output directory, load data, load the base model,
 tokenize and align, train, evaluate every language, write the run directory.
 """
 
@@ -15,7 +14,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,72 +23,85 @@ import torch
 from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
+    BertConfig,
     DataCollatorForTokenClassification,
     HfArgumentParser,
     Trainer,
     TrainingArguments,
-    XLMRobertaForTokenClassification,
     set_seed,
 )
 
-from training import run_dir as rd
-from training.base_model import encoder_config, train_tokenizer
-from training.data import DataError, ExperimentData, load_experiment
-from training.facts import (
-    DEFAULT_BASE_MODEL,
+from core import run_dir as rd
+from core.cli import InputError, run
+from core.facts import (
     EXPERIMENTS,
     ID2LABEL,
     LABEL2ID,
     LABELS,
     LANGUAGES,
-    REPO_ROOT,
+    OFFLINE_BASE_ID,
+    RUNS_DIR,
+    check_experiment,
     default_data_dir,
     model_name,
 )
+from core.files import replace_folder, write_json
+from training.data import load_experiment
 from training.features import encode
-from training.metrics import align_predictions, compute_metrics, seqeval_scores
-from training.presets import PRESETS, Preset, get_preset
+from training.metrics import align_predictions, bootstrap_f1, compute_metrics, seqeval_scores
+from training.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from training.runtime import device_description, library_versions, mixed_precision
 
 CHECKPOINTS = "checkpoints"
+OVERWRITE_SUFFIX = ".new"  # --overwrite trains here, beside the old run, which goes only at the end
+MIN_SEQ_LENGTH = 8
 
 
 @dataclass
 class TrainArguments:
     experiment: str = field(default="de", metadata={"help": f"which model to train: {', '.join(EXPERIMENTS)}"})
-    base_model: str = field(
-        default=DEFAULT_BASE_MODEL,
-        metadata={"help": "Hub name or local folder of the encoder to fine-tune (ignored by the smoke preset)"},
+    preset: str = field(default=DEFAULT_PRESET, metadata={"help": f"base model and recipe: {', '.join(PRESETS)}"})
+    base_model: str | None = field(
+        default=None, metadata={"help": "overrides the preset's base: a Hub id or a local model folder"}
     )
     data_dir: str | None = field(
         default=None,
         metadata={"help": "PAN-X parquet folder; default $PANX_DATA_DIR, then ../shared/data/panx, then the Hub"},
     )
     output_dir: str | None = field(default=None, metadata={"help": "run directory (default runs/MODEL_NAME)"})
-    preset: str = field(default="book", metadata={"help": f"hyperparameter preset: {', '.join(PRESETS)}"})
     seed: int | None = field(default=None, metadata={"help": "overrides the preset's seed"})
     learning_rate: float | None = field(default=None, metadata={"help": "overrides the preset's learning rate"})
     num_epochs: float | None = field(default=None, metadata={"help": "overrides the preset's epochs"})
+    lora_rank: int | None = field(
+        default=None, metadata={"help": "overrides the preset's LoRA rank (alpha keeps its ratio to the rank)"}
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "cap on training sentences"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "cap on validation/test sentences per language"})
     eval_languages: str = field(default=",".join(LANGUAGES), metadata={"help": "comma-separated test languages"})
     max_seq_length: int = field(default=256, metadata={"help": "subwords per sentence; PAN-X rarely needs 100"})
-    init: str = field(default="pretrained", metadata={"help": "pretrained, or random: same architecture, fresh weights"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing run directory"})
     resume: bool = field(default=False, metadata={"help": "continue from the last checkpoint in the run directory"})
     quiet: bool = field(default=False, metadata={"help": "no progress bars"})
 
     def __post_init__(self):
-        if self.experiment not in EXPERIMENTS:
-            raise ValueError(f"unknown experiment {self.experiment!r}; valid experiments: {', '.join(EXPERIMENTS)}")
+        check_experiment(self.experiment)
         get_preset(self.preset)
-        if self.init not in ("pretrained", "random"):
-            raise ValueError(f"--init must be pretrained or random, not {self.init!r}")
         for lang in self.eval_language_list:
             if lang not in LANGUAGES:
-                raise ValueError(f"unknown language {lang!r} in --eval-languages; valid languages: {', '.join(LANGUAGES)}")
+                raise InputError(f"unknown language {lang!r} in --eval-languages; valid languages: {', '.join(LANGUAGES)}")
+        if not self.eval_language_list:
+            raise InputError("--eval-languages is empty; give at least one of " + ", ".join(LANGUAGES))
         if self.overwrite and self.resume:
-            raise ValueError("--overwrite and --resume exclude each other")
+            raise InputError("--overwrite and --resume exclude each other")
+        positive = {"--num-epochs": self.num_epochs, "--learning-rate": self.learning_rate,
+                    "--max-train-samples": self.max_train_samples, "--max-eval-samples": self.max_eval_samples,
+                    "--lora-rank": self.lora_rank}
+        for flag, value in positive.items():
+            if value is not None and not value > 0:
+                raise InputError(f"{flag} must be greater than 0, not {value}")
+        if self.max_seq_length < MIN_SEQ_LENGTH:
+            raise InputError(f"--max-seq-length must be at least {MIN_SEQ_LENGTH} (two special tokens and a word), "
+                             f"not {self.max_seq_length}")
 
 
     @property
@@ -99,55 +111,87 @@ class TrainArguments:
 
 def resolved_preset(args: TrainArguments) -> Preset:
     """The preset with the command line's overrides applied."""
-    from dataclasses import replace
-
     preset = get_preset(args.preset)
     overrides = {
+        "base_model": args.base_model,
         "seed": args.seed,
         "learning_rate": args.learning_rate,
         "num_epochs": args.num_epochs,
         "max_train_samples": args.max_train_samples,
     }
-    return replace(preset, **{k: v for k, v in overrides.items() if v is not None})
+    preset = replace(preset, **{k: v for k, v in overrides.items() if v is not None})
+    if args.lora_rank is not None:
+        if preset.lora is None:
+            raise InputError(f"--lora-rank: preset {preset.name!r} fine-tunes the whole model, it has no adapter")
+        ratio = preset.lora.alpha / preset.lora.rank
+        preset = replace(preset, lora=replace(preset.lora, rank=args.lora_rank, alpha=round(ratio * args.lora_rank)))
+    return preset
 
 
-def prepare_output_dir(args: TrainArguments) -> Path:
-    """Refuse to clobber a run unless --overwrite; --resume needs one to continue."""
-    out = Path(args.output_dir or REPO_ROOT / "runs" / model_name(args.experiment, args.base_model))
+def plan_output(args: TrainArguments, preset: Preset) -> tuple[Path, Path]:
+    """(the run directory, the folder to train in). Checks only: nothing is deleted here.
+
+    A new run trains in its run directory. --overwrite trains in a folder beside it and replaces the
+    old run only once the new one is complete, so a run that fails keeps the old one. --resume
+    continues whichever of the two holds checkpoints.
+    """
+    out = Path(args.output_dir or RUNS_DIR / model_name(args.experiment, preset.base_model))
+    beside = out.with_name(out.name + OVERWRITE_SUFFIX)
     if args.resume:
-        if not any((out / CHECKPOINTS).glob("checkpoint-*")):
-            raise FileExistsError(f"--resume: no checkpoint under {out / CHECKPOINTS}; start without --resume")
-        return out
-    if out.exists() and any(out.iterdir()):
+        for work in (beside, out):
+            if any((work / CHECKPOINTS).glob("checkpoint-*")):
+                return out, work
+        raise InputError(f"--resume: no checkpoint under {out / CHECKPOINTS}; start without --resume")
+    if out.is_file():
+        raise InputError(f"--output-dir {out} is a file; give a folder for the run directory")
+    if out.is_dir() and any(out.iterdir()):
         if not args.overwrite:
-            raise FileExistsError(f"output directory {out} exists and is not empty; pass --overwrite to replace it or --resume to continue it")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+            hint = "--resume to continue it" if any((out / CHECKPOINTS).glob("checkpoint-*")) else "--overwrite to replace it"
+            raise InputError(f"output directory {out} exists and is not empty; pass {hint}")
+        return out, beside
+    return out, out
 
 
-def load_base(args: TrainArguments, preset: Preset, data: ExperimentData):
-    """Tokenizer and token-classification model: from --base-model, or built on the fly (smoke)."""
+def hub_kwargs(base_model: str) -> dict:
+    """The offline base lives only in the local Hugging Face cache: never ask the Hub about it."""
+    if base_model != OFFLINE_BASE_ID:
+        return {}
+    from training.e5_base import build
+
+    build(progress=False)  # idempotent: a checksum when it is already there
+    return {"local_files_only": True}
+
+
+def load_base(preset: Preset):
+    """Tokenizer and token-classification model (a PEFT model when the preset has a LoRA adapter)."""
     label_maps = dict(num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID)
-    if preset.scratch_encoder:
-        texts = (" ".join(tokens) for tokens in data.train["tokens"])
-        tokenizer = train_tokenizer(texts, preset.scratch_vocab_size)
-        config = encoder_config(preset.scratch_encoder, len(tokenizer), **label_maps)
-        return tokenizer, XLMRobertaForTokenClassification(config)
+    local = hub_kwargs(preset.base_model)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(args.base_model)
-        if args.init == "random":
-            from transformers import AutoConfig
-
-            config = AutoConfig.from_pretrained(args.base_model, **label_maps)
+        tokenizer = AutoTokenizer.from_pretrained(preset.base_model, **local)
+        if preset.scratch:
+            tiny = preset.scratch
+            config = BertConfig(
+                vocab_size=len(tokenizer), hidden_size=tiny.hidden_size, num_hidden_layers=tiny.num_layers,
+                num_attention_heads=tiny.num_heads, intermediate_size=tiny.intermediate_size,
+                pad_token_id=tokenizer.pad_token_id, **label_maps,
+            )
             return tokenizer, AutoModelForTokenClassification.from_config(config)
         # float32 master weights even when the base is stored in fp16 (mixed precision is autocast's job).
-        return tokenizer, AutoModelForTokenClassification.from_pretrained(args.base_model, dtype=torch.float32, **label_maps)
+        model = AutoModelForTokenClassification.from_pretrained(preset.base_model, dtype=torch.float32, **label_maps, **local)
     except OSError as err:
-        raise OSError(
-            f"cannot load base model {args.base_model!r} ({err}). Without Hub access, pass a local folder "
-            "with --base-model (e.g. one made by python -m training.pretrain) or use --preset smoke."
+        raise InputError(
+            f"cannot load base model {preset.base_model!r} ({err}). Without Hub access, use the offline preset "
+            "(--preset e5, built by python -m training.e5_base) or --preset smoke."
         ) from err
+    if preset.lora:
+        from peft import LoraConfig, get_peft_model
+
+        lora = preset.lora
+        model = get_peft_model(model, LoraConfig(
+            task_type="TOKEN_CLS", r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+            target_modules=list(lora.target_modules), modules_to_save=["classifier"],
+        ))
+    return tokenizer, model
 
 
 def training_arguments(out: Path, preset: Preset, quiet: bool = False, **overrides) -> TrainingArguments:
@@ -194,18 +238,29 @@ def build_trainer(model, tokenizer, targs: TrainingArguments, train_set, eval_se
 
 
 def evaluate_languages(trainer: Trainer, test_sets: dict) -> dict:
-    """seqeval on each language's test split."""
+    """seqeval on each language's test split, with a bootstrap 95% interval for F1."""
     results = {}
     for lang, encoded in test_sets.items():
         output = trainer.predict(encoded, metric_key_prefix="test")
         predictions, references = align_predictions(output.predictions, output.label_ids)
-        results[lang] = {**seqeval_scores(predictions, references), "num_sentences": len(encoded)}
+        low, high = bootstrap_f1(predictions, references)
+        results[lang] = {**seqeval_scores(predictions, references), "f1_ci95": [round(low, 4), round(high, 4)],
+                         "num_sentences": len(encoded)}
     return results
 
 
+def parameter_counts(model) -> dict[str, int]:
+    return {
+        "total": sum(p.numel() for p in model.parameters()),
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }
+
+
 def hyperparameters(preset: Preset, args: TrainArguments, targs: TrainingArguments) -> dict:
+    lora = preset.lora
     return {
         "preset": preset.name,
+        "fine_tuning": f"LoRA adapter (rank {lora.rank}) + full classifier head" if lora else "full",
         "learning_rate": preset.learning_rate,
         "train_batch_size": preset.train_batch_size,
         "eval_batch_size": preset.eval_batch_size,
@@ -217,7 +272,12 @@ def hyperparameters(preset: Preset, args: TrainArguments, targs: TrainingArgumen
         "weight_decay": preset.weight_decay,
         "mixed_precision": mixed_precision(),
         "max_seq_length": args.max_seq_length,
-        "init": args.init if not preset.scratch_encoder else f"random ({preset.scratch_encoder} encoder)",
+        "label_all_subwords": preset.label_all_subwords,
+        "lora_rank": lora.rank if lora else None,
+        "lora_alpha": lora.alpha if lora else None,
+        "lora_dropout": lora.dropout if lora else None,
+        "lora_target_modules": ",".join(lora.target_modules) if lora else None,
+        "init": f"random (tiny encoder, hidden {preset.scratch.hidden_size})" if preset.scratch else "pretrained",
     }
 
 
@@ -227,23 +287,28 @@ def main(argv: list[str] | None = None) -> Path:
     if args.quiet:
         datasets.disable_progress_bars()
     set_seed(preset.seed)
-    out = prepare_output_dir(args)
+    out, work = plan_output(args, preset)
+    targs = training_arguments(work, preset, args.quiet)
 
-    data_dir = args.data_dir or default_data_dir()
-    data = load_experiment(args.experiment, data_dir, preset.max_train_samples, args.eval_language_list)
-    if args.max_eval_samples:
-        cap = lambda ds: ds.select(range(min(args.max_eval_samples, len(ds))))  # noqa: E731
-        data.validation = cap(data.validation)
-        data.test = {lang: cap(ds) for lang, ds in data.test.items()}
-    rd.write_json(out / rd.DATA_SUMMARY, data.summary())
+    # Every process needs the data; the first prepares it (and the base) while the others wait.
+    with targs.main_process_first(desc="load PAN-X and the base model"):
+        data = load_experiment(args.experiment, args.data_dir or default_data_dir(), preset.max_train_samples,
+                               args.eval_language_list)
+        if args.max_eval_samples:
+            cap = lambda ds: ds.select(range(min(args.max_eval_samples, len(ds))))  # noqa: E731
+            data.validation = cap(data.validation)
+            data.test = {lang: cap(ds) for lang, ds in data.test.items()}
+        tokenizer, model = load_base(preset)
+        train_set = encode(data.train, tokenizer, args.max_seq_length, preset.label_all_subwords)
+        validation_set = encode(data.validation, tokenizer, args.max_seq_length)
+        test_sets = {lang: encode(ds, tokenizer, args.max_seq_length) for lang, ds in data.test.items()}
 
-    tokenizer, model = load_base(args, preset, data)
-    train_set = encode(data.train, tokenizer, args.max_seq_length)
-    validation_set = encode(data.validation, tokenizer, args.max_seq_length)
-    test_sets = {lang: encode(ds, tokenizer, args.max_seq_length) for lang, ds in data.test.items()}
-
-    targs = training_arguments(out, preset, args.quiet)
-    rd.write_json(out / rd.HYPERPARAMETERS, hyperparameters(preset, args, targs))
+    if targs.process_index == 0:
+        if work != out and not args.resume:
+            shutil.rmtree(work, ignore_errors=True)  # a failed earlier --overwrite: our own scratch
+        work.mkdir(parents=True, exist_ok=True)
+        write_json(work / rd.DATA_SUMMARY, data.summary())
+        write_json(work / rd.HYPERPARAMETERS, hyperparameters(preset, args, targs))
     trainer = build_trainer(model, tokenizer, targs, train_set, validation_set)
     started = time.perf_counter()
     train_output = trainer.train(resume_from_checkpoint=True if args.resume else None)
@@ -251,25 +316,42 @@ def main(argv: list[str] | None = None) -> Path:
 
     eval_results = evaluate_languages(trainer, test_sets)
     if trainer.is_world_process_zero():
-        command = "python -m training.train " + " ".join(sys.argv[1:] if argv is None else argv)
-        write_run_directory(out, trainer, args, data, eval_results, train_output, runtime, command)
+        command = f"{rd.TRAIN_COMMAND} " + " ".join(sys.argv[1:] if argv is None else argv)
+        write_run_directory(work, trainer, args, preset, data, eval_results, train_output, runtime, command)
+        if work != out:
+            replace_folder(work, out)
     return out
 
 
-def write_run_directory(out, trainer, args, data, eval_results, train_output, runtime, command: str) -> None:
-    scratch = get_preset(args.preset).scratch_encoder is not None  # the smoke preset ignores --base-model
-    trainer.save_model(str(out))  # model + tokenizer (processing_class), safetensors
+def write_run_directory(out, trainer, args, preset, data, eval_results, train_output, runtime, command: str) -> None:
+    # Tokenizing for training set a truncation length on the tokenizer; it is not the model's limit.
+    trainer.processing_class.backend_tokenizer.no_truncation()
+    trainer.save_model(str(out))  # model (or adapter) + tokenizer, safetensors
+    # save_model also leaves PEFT's placeholder README.md (the card is cards.render's job) and a
+    # pickled training_args.bin (hyperparameters.json says the same, readably).
+    for stray in (rd.CARD, "training_args.bin"):
+        (out / stray).unlink(missing_ok=True)
+    if preset.lora:  # an adapter uses its base's tokenizer, as pipeline() loads it
+        for name in (*rd.TOKENIZER_FILES, "special_tokens_map.json"):
+            (out / name).unlink(missing_ok=True)
+    else:
+        rd.scrub_loader_flags(out / "tokenizer_config.json")
     trainer.state.save_to_json(str(out / rd.TRAINER_STATE))
-    rd.write_json(
+    write_json(
         out / rd.EVAL_RESULTS,
         {"split": "test", "test_carved_from_validation": data.test_carved_from_validation, "languages": eval_results},
     )
-    rd.write_json(
+    base = "smoke" if preset.scratch else preset.base_model
+    # Checkpoints only serve --resume; a finished run keeps the final model alone.
+    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+    write_json(  # last: its presence marks the run as finished
         out / rd.RUN_INFO,
         {
             "experiment": args.experiment,
-            "model_name": model_name(args.experiment, "smoke" if scratch else args.base_model),
-            "base_model": "smoke (random, built on the fly)" if scratch else args.base_model,
+            "model_name": model_name(args.experiment, base),
+            "base_model": "tiny random encoder (smoke preset)" if preset.scratch else preset.base_model,
+            "adapter": preset.lora is not None,
+            "parameters": parameter_counts(trainer.model),
             "train_languages": list(EXPERIMENTS[args.experiment]),
             "eval_languages": list(eval_results),
             "device": device_description(),
@@ -280,18 +362,11 @@ def write_run_directory(out, trainer, args, data, eval_results, train_output, ru
             "versions": library_versions(),
         },
     )
-    # Checkpoints only serve --resume; a finished run keeps the final model alone.
-    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
 
 
 def cli(argv: list[str] | None = None) -> int:
-    try:
-        out = main(argv)
-    except (ValueError, DataError, FileExistsError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"run directory: {out}")
-    return 0
+    """The command line: main() with one-line errors and exit codes (core.cli)."""
+    return run(lambda arguments: print(f"run directory: {main(arguments)}"), argv)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from core.facts import LANGUAGE_NAMES  # noqa: E402
+from core.files import write_with  # noqa: E402
+
 
 def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Atomically: a half-written PNG never stands where the study expects a finished one."""
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    write_with(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
-    return path
+    return Path(path)
 
 
 def f1_heatmap(matrix: dict[str, dict[str, float]], languages: list[str], path: Path, title: str) -> Path:
@@ -37,11 +39,11 @@ def f1_heatmap(matrix: dict[str, dict[str, float]], languages: list[str], path: 
     return _save(fig, path)
 
 
-def learning_curve(points: list[dict], zero_shot_f1: float, path: Path, language: str = "fr") -> Path:
+def learning_curve(points: list[dict], zero_shot_f1: float, path: Path, language: str, zero_shot_model: str) -> Path:
     fig, ax = plt.subplots(figsize=(6, 4))
     xs = [p["train_samples"] for p in points]
     ax.plot(xs, [p["f1"] for p in points], "o-", label=f"fine-tuned on {language}")
-    ax.axhline(zero_shot_f1, color="gray", linestyle="--", label="zero-shot from de")
+    ax.axhline(zero_shot_f1, color="gray", linestyle="--", label=f"zero-shot: the {zero_shot_model} model")
     ax.set_xscale("log")
     ax.minorticks_off()  # log-axis minor labels (3x10^2 ...) would overprint the sample sizes
     ax.set_xticks(xs, [str(x) for x in xs])
@@ -49,7 +51,7 @@ def learning_curve(points: list[dict], zero_shot_f1: float, path: Path, language
     ax.set_ylabel(f"F1 on {language} test")
     ax.set_ylim(0, 1)
     ax.legend(loc="lower right")
-    ax.set_title(f"Few-shot {language}: when does fine-tuning beat zero-shot?")
+    ax.set_title(f"Few-shot {LANGUAGE_NAMES[language]}: when does fine-tuning beat zero-shot?")
     return _save(fig, path)
 
 
@@ -65,16 +67,4 @@ def confusion_matrix(matrix: np.ndarray, labels: list[str], path: Path, title: s
     ax.set_ylabel("true")
     fig.colorbar(image, ax=ax)
     ax.set_title(title)
-    return _save(fig, path)
-
-
-def loss_curve(log: list[dict], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot([e["step"] for e in log], [e["loss"] for e in log], label="train (masked tokens)")
-    held = [e for e in log if "heldout_loss" in e]
-    ax.plot([e["step"] for e in held], [e["heldout_loss"] for e in held], "o-", label="held-out (validation text)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("MLM cross-entropy")
-    ax.set_title("panx-ner offline base: pretraining loss")
-    ax.legend()
     return _save(fig, path)

@@ -1,7 +1,7 @@
 """Headless Chromium for the Space: the browser test's driver and docs/screenshot.png.
 
-    python -m space.screenshot       # serve the app, run a German PAN-X example, save docs/screenshot.png
-    python -m space.screenshot --models-dir DIR --language fr --example 1 --out /tmp/shot.png
+    python -m workflow.screenshot       # serve the app, run a German PAN-X example, save docs/screenshot.png
+    python -m workflow.screenshot --models-dir DIR --language fr --example 1 --out /tmp/shot.png
 
 Needs Debian's `chromium` and `chromium-driver` (/usr/bin/chromium, /usr/bin/chromedriver); Selenium
 is pointed at both, so it never tries to download a browser.
@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from training.facts import REPO_ROOT
+from core.facts import REPO_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -1,6 +1,8 @@
 """Error analysis of a fine-tuned model on a validation split, as in the book (ch. 4).
 
-    python -m training.error_analysis RUN_DIR [--language de] [--data-dir DIR] [--out results/error_analysis]
+    python -m workflow.error_analysis RUN_DIR [--language de] [--data-dir DIR] [--results-dir results]
+
+The study runs it on the German model (facts.ERROR_ANALYSIS_MODEL), as the book does.
 
 Per word (its first subword carries the label): the loss, the gold tag and the prediction. From
 these: the words with the highest total and mean loss, the loss per gold label, a normalised
@@ -17,13 +19,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from transformers import AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification
+from transformers import DataCollatorForTokenClassification
 
-from training import plots
+from core import results as res
+from core import run_dir as rd
+from core.cli import run
+from core.facts import ERROR_ANALYSIS_MODEL, LABELS, LANGUAGE_NAMES, RESULTS_DIR, check_language, default_data_dir
+from core.files import write_json, write_text
+from core.loading import load_token_classifier
 from training.data import load_sampled
-from training.facts import LABELS, RESULTS_DIR, default_data_dir
 from training.features import IGNORE_INDEX, encode
-from training.run_dir import write_json
+from workflow import plots
 
 
 @torch.inference_mode()
@@ -110,36 +116,44 @@ def markdown_report(analysis: dict, model_label: str, language: str) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def run(run_dir: str | Path, language: str = "de", data_dir=None, out_dir: str | Path = RESULTS_DIR / "error_analysis") -> Path:
-    run_dir, out_dir = Path(run_dir), Path(out_dir)
-    if not (run_dir / "config.json").is_file():
-        raise FileNotFoundError(f"{run_dir} is not a finished run directory (no config.json); train it first")
-    tokenizer = AutoTokenizer.from_pretrained(run_dir)
-    model = AutoModelForTokenClassification.from_pretrained(run_dir)
+def findings(analysis: dict, top: int = 3) -> list[dict]:
+    """The confusions a user of the model should know about: for each gold label, the share of its words
+    predicted as another label, largest first (these feed the cards' limitations)."""
+    rows = []
+    for i, gold in enumerate(LABELS):
+        for j, predicted in enumerate(LABELS):
+            rate = analysis["confusion_normalised"][i][j]
+            if i != j and gold != "O" and rate > 0:
+                rows.append({"gold": gold, "predicted": predicted, "rate": round(rate, 4)})
+    return sorted(rows, key=lambda r: -r["rate"])[:top]
+
+
+def analyse_run(run_dir: str | Path, language: str, data_dir=None, results_dir: str | Path = RESULTS_DIR) -> Path:
+    """Write results_dir/error_analysis/ (error_analysis.json, confusion_matrix.png, README.md) for one run."""
+    run_dir, results_root = rd.check_finished(run_dir), Path(results_dir)
+    check_language(language)
+    tokenizer, model = load_token_classifier(run_dir)
     sampled, _ = load_sampled(language, data_dir or default_data_dir())
     analysis = analyse(word_records(model, tokenizer, sampled["validation"]))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "error_analysis.json", analysis)
-    plots.confusion_matrix(np.array(analysis["confusion_normalised"]), list(LABELS), out_dir / "confusion_matrix.png",
-                           f"{run_dir.name} on {language} validation (row-normalised)")
-    (out_dir / "README.md").write_text(markdown_report(analysis, run_dir.name, language), encoding="utf-8")
-    return out_dir
+    analysis = {"model": rd.read_json(run_dir, rd.RUN_INFO)["experiment"], "language": language,
+                **analysis, "top_confusions": findings(analysis)}
+    plots.confusion_matrix(np.array(analysis["confusion_normalised"]), list(LABELS), results_root / res.CONFUSION_PNG,
+                           f"model {analysis['model']} on {LANGUAGE_NAMES[language]} validation (row-normalised)")
+    write_text(results_root / res.ERROR_ANALYSIS_MD, markdown_report(analysis, analysis["model"], language))
+    write_json(results_root / res.ERROR_ANALYSIS_JSON, analysis)  # last: the step's main output
+    return results_root / res.ERROR_ANALYSIS_DIR
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.error_analysis", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m workflow.error_analysis", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir")
-    parser.add_argument("--language", default="de")
+    parser.add_argument("--language", default=ERROR_ANALYSIS_MODEL)
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out", default=str(RESULTS_DIR / "error_analysis"))
+    parser.add_argument("--results-dir", default=str(RESULTS_DIR), help=f"writes RESULTS_DIR/{res.ERROR_ANALYSIS_DIR}/")
     args = parser.parse_args(argv)
-    try:
-        print(run(args.run_dir, args.language, args.data_dir, args.out))
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    print(analyse_run(args.run_dir, args.language, args.data_dir, args.results_dir))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -1,0 +1,102 @@
+"""Load the model of a run directory or bundled folder, adapter or full, as one plain token classifier.
+
+The same reading serves the workflow (error analysis, publishing merged models) and the Space. A
+folder whose weights lack the trained classifier head is refused instead of being served with a
+random one. torch, transformers and peft are imported on first use only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from core import run_dir as rd
+from core.cli import InputError
+from core.facts import LABELS, OFFLINE_BASE_ID
+
+CLASSIFIER = "classifier"
+
+
+class ModelFolderError(InputError):
+    """A model folder that cannot be served: missing files, a missing head, a base that is not there."""
+
+
+def base_of(folder: str | Path) -> str:
+    """The base model an adapter folder names (base_model_name_or_path)."""
+    config = _json(Path(folder) / rd.ADAPTER_CONFIG)
+    base = config.get("base_model_name_or_path")
+    if not base:
+        raise ModelFolderError(f"{rd.ADAPTER_CONFIG} in {Path(folder).name} names no base_model_name_or_path")
+    return str(base)
+
+
+def base_kwargs(base: str) -> dict[str, Any]:
+    """The offline base is only ever in the local Hugging Face cache: never ask the Hub for it."""
+    return {"local_files_only": True} if base == OFFLINE_BASE_ID else {}
+
+
+def load_token_classifier(folder: str | Path, dtype: Any = None) -> tuple[Any, Any]:
+    """(tokenizer, model) of a folder: an adapter is merged into its base; the model is in eval mode."""
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    folder = Path(folder)
+    dtype = dtype or torch.float32
+    if rd.is_adapter(folder):
+        base = base_of(folder)
+        _check_adapter_head(folder)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(base, **base_kwargs(base))
+            model = AutoModelForTokenClassification.from_pretrained(base, dtype=dtype, **base_kwargs(base))
+        except OSError as err:
+            hint = " (build it with python -m training.e5_base)" if base == OFFLINE_BASE_ID else ""
+            raise ModelFolderError(f"the base model {base}{hint} could not be loaded: {_first_line(err)}") from err
+        _check_labels(model.config, folder)
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
+    else:
+        if not (folder / rd.MODEL_CONFIG).is_file():
+            raise ModelFolderError(f"{folder.name} holds neither {rd.ADAPTER_CONFIG} nor {rd.MODEL_CONFIG}")
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model, info = AutoModelForTokenClassification.from_pretrained(folder, dtype=dtype, output_loading_info=True)
+        missing_head = [key for key in info["missing_keys"] if CLASSIFIER in key]
+        if missing_head:
+            raise ModelFolderError(f"the weights in {folder.name} lack the trained classifier head "
+                                   f"({', '.join(missing_head)}); it would tag at random")
+        _check_labels(model.config, folder)
+    return tokenizer, model.eval()
+
+
+def _check_adapter_head(folder: Path) -> None:
+    from safetensors import safe_open
+
+    weights = folder / rd.ADAPTER_WEIGHTS
+    if not weights.is_file():
+        raise ModelFolderError(f"{folder.name} has {rd.ADAPTER_CONFIG} but no {rd.ADAPTER_WEIGHTS}")
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            keys = list(handle.keys())
+    except Exception as err:  # safetensors raises its own error types for a damaged file
+        raise ModelFolderError(f"{rd.ADAPTER_WEIGHTS} in {folder.name} cannot be read: {_first_line(err)}") from err
+    if not any(CLASSIFIER in key for key in keys):
+        raise ModelFolderError(f"the adapter in {folder.name} lacks the trained classifier head; it would tag at random")
+
+
+def _check_labels(config: Any, folder: Path) -> None:
+    labels = [config.id2label[i] for i in sorted(config.id2label)]
+    if labels != list(LABELS):
+        raise ModelFolderError(f"the model in {folder.name} predicts {labels}, not the PAN-X tags {list(LABELS)}")
+
+
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ModelFolderError(f"{path.name} in {path.parent.name} cannot be read: {_first_line(err)}") from err
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

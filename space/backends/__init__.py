@@ -1,0 +1,45 @@
+"""Backends: how the Space turns a model folder into a `LogitsFn` (space.tagging).
+
+Each module in this package is one backend: it defines `load(folder) -> Loaded`. A new backend
+(ONNX Runtime, say) is one new file here; `load_tagger(folder, "name")` finds it by its module name.
+
+    torch_fp32   the merged model in float32: exact, the reference
+    torch_int8   the same with dynamic int8 Linear layers (torch.ao): about twice as fast on CPU
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.cli import InputError
+from space.tagging import LogitsFn, Tagger
+
+# The benchmark (benchmarks/space_latency.py) shows why: speed against F1 on the carved test split.
+DEFAULT_BACKEND = "torch_int8"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    tokenizer: Any
+    logits: LogitsFn
+    id2label: dict[int, str]
+    max_positions: int | None
+
+
+def available() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+def load(folder: str | Path, backend: str = DEFAULT_BACKEND) -> Loaded:
+    if backend not in available():
+        raise InputError(f"unknown backend {backend!r}; backends: {', '.join(available())}")
+    return importlib.import_module(f"{__name__}.{backend}").load(Path(folder))
+
+
+def load_tagger(folder: str | Path, backend: str = DEFAULT_BACKEND) -> Tagger:
+    loaded = load(folder, backend)
+    return Tagger(loaded.tokenizer, loaded.logits, loaded.id2label, loaded.max_positions)

@@ -1,0 +1,137 @@
+"""The plain `pipeline()` against the Space's word-level tagger, on PAN-X validation sentences.
+
+    python -m workflow.pipeline_check [--models-dir space/models] [--sentences 250]
+
+Most users meet the models through `pipeline("token-classification", model=...,
+aggregation_strategy="simple")` on raw text. Trained with every subword labelled (continuation
+subwords with I-), its spans should start and end on word boundaries and score like the Space's own
+tagger, which reads one prediction per word. For every model this counts the pipeline's spans that
+start or end inside a word and compares both paths' entity F1 (exact character spans and type)
+against the gold spans.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from core.bio import tag_spans
+from core.cli import run
+from core.facts import BUNDLED_MODELS_DIR, EXPERIMENTS, LABELS, LANGUAGES, RESULTS_DIR, default_data_dir
+from core.files import write_json
+from core import results as res
+
+DEFAULT_SENTENCES = 250  # per language and model: 1,000 sentences per model
+EXAMPLES_KEPT = 5
+
+
+def word_offsets(tokens: list[str]) -> list[tuple[int, int]]:
+    """Character (start, end) of each token in " ".join(tokens)."""
+    offsets, position = [], 0
+    for token in tokens:
+        offsets.append((position, position + len(token)))
+        position += len(token) + 1
+    return offsets
+
+
+def gold_spans(tokens: list[str], tags: list[int]) -> set[tuple[int, int, str]]:
+    offsets = word_offsets(tokens)
+    return {(offsets[a][0], offsets[b - 1][1], kind) for a, b, kind in tag_spans([LABELS[t] for t in tags])}
+
+
+def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """A span without the whitespace the tokenizer's offsets may include at its edges."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def f1(predicted: int, gold: int, correct: int) -> float:
+    return 2 * correct / (predicted + gold) if predicted + gold else 0.0
+
+
+def check_model(folder: Path, sentences: list[tuple[list[str], list[int]]]) -> dict:
+    from transformers import pipeline
+
+    from space.backends import load_tagger
+
+    ner = pipeline("token-classification", model=str(folder), aggregation_strategy="simple")
+    tagger = load_tagger(folder, "torch_fp32")
+    counts = {"pipeline": [0, 0, 0], "space": [0, 0, 0]}  # predicted, gold, correct
+    inside, examples = 0, []
+    texts = [" ".join(tokens) for tokens, _ in sentences]
+    outputs = ner(texts, batch_size=32)
+    for (tokens, tags), text, entities in zip(sentences, texts, outputs, strict=True):
+        gold = gold_spans(tokens, tags)
+        starts = {s for s, _ in word_offsets(tokens)}
+        ends = {e for _, e in word_offsets(tokens)}
+        from_pipeline = set()
+        for entity in entities:
+            start, end = trimmed(text, entity["start"], entity["end"])
+            from_pipeline.add((start, end, entity["entity_group"]))
+            if start not in starts or end not in ends:
+                inside += 1
+                if len(examples) < EXAMPLES_KEPT:
+                    examples.append({"text": text, "span": text[start:end], "type": entity["entity_group"]})
+        from_space = {(e["start"], e["end"], e["entity_group"]) for e in tagger(text)["entities"]}
+        for path, spans in (("pipeline", from_pipeline), ("space", from_space)):
+            counts[path][0] += len(spans)
+            counts[path][1] += len(gold)
+            counts[path][2] += len(spans & gold)
+    scores = {path: round(f1(*c), 4) for path, c in counts.items()}
+    return {
+        "sentences": len(sentences),
+        "pipeline_f1": scores["pipeline"],
+        "space_f1": scores["space"],
+        "f1_gap": round(abs(scores["pipeline"] - scores["space"]), 4),
+        "pipeline_spans": counts["pipeline"][0],
+        "spans_inside_words": inside,
+        "inside_word_examples": examples,
+    }
+
+
+def validation_sentences(data_dir: Path | None, per_language: int) -> list[tuple[list[str], list[int]]]:
+    """The first sentences of each language's validation split, as the study samples it."""
+    from training.data import load_sampled
+
+    sentences = []
+    for lang in LANGUAGES:
+        sampled, _ = load_sampled(lang, data_dir or default_data_dir())
+        rows = sampled["validation"].select(range(min(per_language, len(sampled["validation"]))))
+        sentences += list(zip(rows["tokens"], rows["ner_tags"]))
+    return sentences
+
+
+def check_models(folders: dict[str, Path], data_dir: Path | None, per_language: int = DEFAULT_SENTENCES) -> dict:
+    sentences = validation_sentences(data_dir, per_language)
+    models = {key: check_model(folder, sentences) for key, folder in folders.items()}
+    return {
+        "description": "plain pipeline(aggregation_strategy='simple') on raw text against the Space's word-level "
+                       "tagger, entity F1 on exact character spans",
+        "sentences_per_language": per_language,
+        "languages": list(LANGUAGES),
+        "command": f"python -m workflow.pipeline_check --sentences {per_language}",
+        "models": models,
+        "max_f1_gap": max(m["f1_gap"] for m in models.values()),
+        "spans_inside_words": sum(m["spans_inside_words"] for m in models.values()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workflow.pipeline_check", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models-dir", type=Path, default=BUNDLED_MODELS_DIR)
+    parser.add_argument("--sentences", type=int, default=DEFAULT_SENTENCES, help="validation sentences per language")
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / res.PIPELINE_CHECK_JSON)
+    args = parser.parse_args(argv)
+    report = check_models({key: args.models_dir / key for key in EXPERIMENTS}, args.data_dir, args.sentences)
+    write_json(args.out, report)
+    print(f"max F1 gap {report['max_f1_gap']}, spans inside words {report['spans_inside_words']}: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -1,0 +1,229 @@
+"""Build the folder that is uploaded as the Hugging Face Space, and upload it.
+
+    python -m workflow.space_folder OUT                       # the Space as it is uploaded, in OUT
+    python -m workflow.space_folder OUT --dry-run             # ... and the upload plan; uploads nothing
+    python -m workflow.space_folder OUT --push [--private]    # ... and upload it: one commit, then a tag
+
+OUT starts as the Space does (`cd OUT && python app.py`). It holds app.py and the code it imports
+(core/, space/, and training/e5_base.py, which builds the offline base at start-up), the bundled
+models (space/models/), the results the Space shows (results/), the project's runtime
+requirements.txt (one list for both), a .gitattributes that keeps binaries in LFS, and a README.md
+whose front matter configures the Space. The upload is workflow.publish's, as for the models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from core import results as res
+from core import run_dir as rd
+from core.cli import InputError, run
+from core.facts import (
+    BUNDLED_MODELS_DIR,
+    ENTITY_NAMES,
+    EXPERIMENTS,
+    HUB_DATASET,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    OFFLINE_BASE_ID,
+    REPO_ROOT,
+    RESULTS_DIR,
+    SPACE_ID,
+    count_words,
+    hub_base,
+    join_names,
+    repo_id,
+)
+from core.files import staged_folder, write_text
+from workflow.publish import (
+    SPACE,
+    Release,
+    check_portable,
+    check_repo_id,
+    check_tag,
+    hub_api,
+    normalise_permissions,
+    publish,
+    tag_for,
+)
+
+# The Space's code: app.py and what it imports (tests/test_space_folder.py checks that it is enough).
+CODE = ("app.py", "core", "space", "training/__init__.py", "training/e5_base.py")
+MODELS = "space/models"
+RESULTS = "results"
+SHOWN_RESULTS = (res.F1_MATRIX_JSON, res.F1_MATRIX_MD, *res.PLOTS)
+REQUIREMENTS = "requirements.txt"
+GITATTRIBUTES = ".gitattributes"
+# The Hub refuses binary files outside LFS; tokenizer.json is text but often over its 10 MB limit.
+LFS_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.onnx", "*.png", "*.jpg", "*.jpeg", "*.gif", "*.webp",
+                "*.parquet", "*.arrow", "*.model", "tokenizer.json")
+TOP_LEVEL = {name.split("/")[0] for name in CODE} | {RESULTS, REQUIREMENTS, GITATTRIBUTES, rd.CARD}
+SKIPPED = ("__pycache__", "*.pyc", ".*")
+
+TITLE = "PAN-X cross-lingual NER"
+SDK = "gradio"
+PYTHON_VERSION = "3.11"
+SHORT_DESCRIPTION_LIMIT = 60  # characters, the Hub's limit
+
+
+def short_description() -> str:
+    models = f"{count_words(len(EXPERIMENTS)).capitalize()} {Path(hub_base(OFFLINE_BASE_ID)).name} NER models"
+    text = f"{models} on {'/'.join(LANGUAGES)}"
+    return text if len(text) <= SHORT_DESCRIPTION_LIMIT else models
+
+
+def readme() -> str:
+    """The Space's README.md: front matter (huggingface_hub's SpaceCardData) and a short description."""
+    from huggingface_hub import SpaceCard, SpaceCardData
+
+    base = hub_base(OFFLINE_BASE_ID)
+    data = SpaceCardData(
+        title=TITLE, emoji="🏷️", colorFrom="indigo", colorTo="green", sdk=SDK, sdk_version=version(SDK),
+        python_version=PYTHON_VERSION, app_file=CODE[0], pinned=False, short_description=short_description(),
+        models=[repo_id(experiment) for experiment in EXPERIMENTS], datasets=[HUB_DATASET],
+    )
+    links = ", ".join(f"[{experiment}](https://huggingface.co/{repo_id(experiment)})" for experiment in EXPERIMENTS)
+    body = (
+        f"# {TITLE}\n\n"
+        f"{count_words(len(EXPERIMENTS)).capitalize()} named-entity recognisers "
+        f"({join_names(list(ENTITY_NAMES.values()))}) fine-tuned from [{base}](https://huggingface.co/{base}) "
+        f"on PAN-X ([{HUB_DATASET}](https://huggingface.co/datasets/{HUB_DATASET})), side by side on "
+        f"{join_names([LANGUAGE_NAMES[lang] for lang in LANGUAGES])} text: chapter 4 of *Natural Language "
+        f"Processing with Transformers*. The models, named by the languages they were fine-tuned on: {links}.\n"
+    )
+    text = f"---\n{data.to_yaml()}\n---\n\n{body}"
+    SpaceCard(text)  # parses as the Hub will, or raises
+    return text
+
+
+def gitattributes() -> str:
+    return "".join(f"{pattern} filter=lfs diff=lfs merge=lfs -text\n" for pattern in LFS_PATTERNS)
+
+
+def check_sources(models_dir: Path, results_dir: Path) -> None:
+    """Every bundled model with its card, and every result the Space shows, or an error naming what is missing."""
+    missing = []
+    for experiment in EXPERIMENTS:
+        folder = models_dir / experiment
+        if not folder.is_dir():
+            missing.append(str(folder))
+            continue
+        missing += [str(folder / name) for name in (*rd.model_files(folder), rd.CARD) if not (folder / name).is_file()]
+    if missing:
+        raise InputError(f"the Space needs every bundled model with its card; missing {', '.join(missing)} "
+                         f"({res.STUDY_COMMAND} bundles them)")
+    missing = [str(results_dir / name) for name in SHOWN_RESULTS if not (results_dir / name).is_file()]
+    if missing:
+        raise InputError(f"the Space shows the study's results; missing {', '.join(missing)} ({res.STUDY_COMMAND} makes them)")
+
+
+def is_space_folder(folder: Path) -> bool:
+    """An empty folder, or one this command wrote: nothing but the Space's own entries, a Space README."""
+    from huggingface_hub import SpaceCard
+
+    if not folder.is_dir():
+        return False
+    entries = {path.name for path in folder.iterdir()}
+    if not entries:
+        return True
+    if not entries <= TOP_LEVEL or not (folder / rd.CARD).is_file():
+        return False
+    try:
+        card = SpaceCard.load(folder / rd.CARD)
+    except ValueError:
+        return False
+    return card.data.sdk == SDK and card.data.app_file == CODE[0]
+
+
+def check_out(out: Path, models_dir: Path, results_dir: Path) -> None:
+    resolved = out.resolve()
+    sources = [REPO_ROOT / name for name in CODE if (REPO_ROOT / name).is_dir()] + [models_dir, results_dir]
+    if REPO_ROOT.is_relative_to(resolved) or any(resolved.is_relative_to(Path(s).resolve()) for s in sources):
+        raise InputError(f"OUT {out} would hold or sit inside the Space's own sources; pick a folder outside them")
+    if out.exists() and not is_space_folder(out):
+        raise InputError(f"{out} exists and is not a Space folder made by this command; move it away or pick another OUT")
+
+
+def _skip(folder: str, names: list[str]) -> set[str]:
+    skipped = set(shutil.ignore_patterns(*SKIPPED)(folder, names))
+    # The repo's bundled models are copied from --models-dir instead.
+    return skipped | ({"models"} if Path(folder).resolve() == (REPO_ROOT / "space").resolve() else set())
+
+
+def write_space(dest: Path, models_dir: Path, results_dir: Path) -> None:
+    for name in CODE:
+        source, target = REPO_ROOT / name, dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=_skip)
+        else:
+            shutil.copyfile(source, target)
+    for experiment in EXPERIMENTS:
+        shutil.copytree(models_dir / experiment, dest / MODELS / experiment, ignore=shutil.ignore_patterns(*SKIPPED))
+    for name in SHOWN_RESULTS:
+        (dest / RESULTS / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(results_dir / name, dest / RESULTS / name)
+    shutil.copyfile(REPO_ROOT / REQUIREMENTS, dest / REQUIREMENTS)
+    write_text(dest / GITATTRIBUTES, gitattributes())
+    write_text(dest / rd.CARD, readme())
+    check_portable(dest, [models_dir, results_dir])
+    normalise_permissions(dest)
+
+
+def build_space_folder(out: str | Path, models_dir: str | Path = BUNDLED_MODELS_DIR,
+                       results_dir: str | Path = RESULTS_DIR) -> Path:
+    """Write OUT (replaced whole, once complete; only ever over an earlier Space folder)."""
+    out, models_dir, results_dir = Path(out), Path(models_dir), Path(results_dir)
+    check_sources(models_dir, results_dir)
+    check_out(out, models_dir, results_dir)
+    with staged_folder(out) as staging:
+        write_space(staging, models_dir, results_dir)
+    return out
+
+
+def space_release(folder: Path, space_id: str, private: bool, tag: str | None) -> Release:
+    now = datetime.now(timezone.utc)
+    message = f"The Space: {count_words(len(EXPERIMENTS))} models, {SDK} {version(SDK)}"
+    description = "\n".join([
+        f"models: {', '.join(repo_id(experiment) for experiment in EXPERIMENTS)}",
+        f"results: {', '.join(SHOWN_RESULTS)}",
+        f"built at: {now.isoformat(timespec='seconds')}",
+        "published with python -m workflow.space_folder",
+    ])
+    return Release(folder, space_id, SPACE, message, description, tag or tag_for(now, "space"), private, space_sdk=SDK)
+
+
+def main(argv: list[str] | None = None, api: Any = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workflow.space_folder", description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path, help="the folder to write (replaced whole; only an earlier Space folder)")
+    parser.add_argument("--models-dir", type=Path, default=BUNDLED_MODELS_DIR, help="the bundled models, one folder per experiment")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="the study's results")
+    upload = parser.add_mutually_exclusive_group()
+    upload.add_argument("--push", action="store_true", help="upload OUT to the Space")
+    upload.add_argument("--dry-run", action="store_true", help="print the upload plan and upload nothing")
+    parser.add_argument("--space-id", default=SPACE_ID, help=f"NAMESPACE/NAME of the Space (default {SPACE_ID})")
+    parser.add_argument("--private", action="store_true", help="make the Space private if this upload creates it")
+    parser.add_argument("--tag", default=None, help="the upload's tag (default: space-<UTC time>)")
+    args = parser.parse_args(argv)
+    space_id = check_repo_id(args.space_id, "--space-id")
+    tag = check_tag(args.tag) if args.tag else None
+    if (args.private or tag) and not (args.push or args.dry_run):
+        raise InputError("--private and --tag are for an upload: add --push or --dry-run")
+    uploading = args.push or args.dry_run
+    api = api or (hub_api(args.dry_run) if uploading else None)  # no token or offline: say so before building
+    out = build_space_folder(args.out, args.models_dir, args.results_dir)
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    print(f"wrote {out}: {len(files)} files, {sum(p.stat().st_size for p in files):,} bytes")
+    if uploading:
+        publish(api, space_release(out, space_id, args.private, tag), args.dry_run)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

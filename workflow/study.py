@@ -1,0 +1,400 @@
+"""The whole chapter-4 study as named steps with declared inputs and outputs (spaCy-projects style).
+
+    python -m workflow.study                          # offline: LoRA on multilingual-e5-small (preset e5)
+    python -m workflow.study --preset book            # with the Hub: the book's xlm-roberta-base
+    python -m workflow.study --only matrix curve      # some steps (and nothing else); --force re-runs them
+    python -m workflow.study --list                   # every step: inputs, outputs, state
+
+Every step declares its inputs (files, plus the parameters that shape its result, such as the preset)
+and its outputs. After a step succeeds, results/study.lock.json records the checksums of both. A step
+runs when it has no record, when an input or a parameter changed since, or when an output is missing
+or differs from the recorded one (a half-written or edited file); otherwise it is skipped. Outputs are
+written atomically and an interrupted training resumes from its last checkpoint. A finished run
+directory made outside the study by the same training command is adopted, not retrained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from core import results as res
+from core import run_dir as rd
+from core.cli import InputError, run
+from core.facts import (
+    BOOK_F1,
+    BUNDLED_MODELS_DIR,
+    CURVE_LANGUAGE,
+    CURVE_SIZES,
+    ERROR_ANALYSIS_MODEL,
+    EXPERIMENTS,
+    LANGUAGES,
+    RESULTS_DIR,
+    RUNS_DIR,
+    ZERO_SHOT_SOURCE,
+    dataset_config,
+    default_data_dir,
+    hub_base,
+)
+from core.files import write_json, write_text
+from training.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
+from training.runtime import device_description
+
+CURVE_DIR = f"{CURVE_LANGUAGE}-curve"
+
+
+@dataclass
+class Step:
+    name: str
+    inputs: list[Path]
+    outputs: list[Path]
+    run: Callable[[], object]
+    params: dict = field(default_factory=dict)  # values that shape the outputs besides the input files
+    # A finished run directory made outside the study with these parameters counts as this step's work.
+    adopt: Callable[[], bool] | None = None
+
+
+def checksum(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def params_checksum(params: dict) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class Lock:
+    """results/study.lock.json: per step, the checksums of its inputs, parameters and outputs."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.steps: dict[str, dict] = {}
+        if path.is_file():
+            try:
+                self.steps = json.loads(path.read_text(encoding="utf-8")).get("steps", {})
+            except json.JSONDecodeError:
+                self.steps = {}  # a damaged lock: every step is checked again
+
+    def state(self, step: Step) -> str:
+        """"current", or why the step must run."""
+        recorded = self.steps.get(step.name)
+        if recorded is None:
+            return "never recorded"
+        if recorded.get("params") != params_checksum(step.params):
+            return "parameters changed"
+        for path in step.inputs:
+            if recorded["inputs"].get(str(path)) != checksum(path):
+                return f"input changed: {path}"
+        for path in step.outputs:
+            if recorded["outputs"].get(str(path)) != checksum(path):
+                return f"output {'missing' if not path.exists() else 'changed'}: {path}"
+        return "current"
+
+    def record(self, step: Step) -> None:
+        self.steps[step.name] = {
+            "params": params_checksum(step.params),
+            "inputs": {str(p): checksum(p) for p in step.inputs},
+            "outputs": {str(p): checksum(p) for p in step.outputs},
+            "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        write_json(self.path, {"steps": self.steps})
+
+
+@dataclass
+class Study:
+    preset: Preset
+    runs_dir: Path
+    results_dir: Path
+    models_dir: Path
+    data_dir: Path | None
+    extra_train_args: list[str] = field(default_factory=list)
+    check_sentences: int = 250  # validation sentences per language for pipeline-check
+
+    # --- training -------------------------------------------------------------------------------
+
+    def train_args(self, experiment: str, output_dir: Path, *extra: str) -> list[str]:
+        args = ["--experiment", experiment, "--preset", self.preset.name, "--base-model", self.preset.base_model,
+                "--output-dir", _relative(output_dir), "--quiet", *self.extra_train_args, *extra]
+        if self.data_dir:
+            args += ["--data-dir", str(self.data_dir)]
+        return args
+
+    def train(self, experiment: str, output_dir: Path, *extra: str) -> Path:
+        from training.train import CHECKPOINTS, OVERWRITE_SUFFIX, main
+
+        args = self.train_args(experiment, output_dir, *extra)
+        beside = output_dir.with_name(output_dir.name + OVERWRITE_SUFFIX)
+        if any(folder.glob(f"{CHECKPOINTS}/checkpoint-*") for folder in (output_dir, beside)):
+            args.append("--resume")  # an interrupted run continues
+        elif output_dir.exists():
+            args.append("--overwrite")  # replaced only once the new run is complete
+        return main(args)
+
+    def train_step(self, name: str, experiment: str, output_dir: Path, *extra: str, preset: Preset | None = None) -> Step:
+        preset = preset or self.preset
+        study = self if preset is self.preset else replace(self, preset=preset)
+        languages = dict.fromkeys(EXPERIMENTS[experiment] + _eval_languages(extra))
+        params = {"preset": preset.recipe(), "experiment": experiment, "extra": [*self.extra_train_args, *extra],
+                  "base": _base_revision(preset.base_model)}
+        return Step(
+            name,
+            inputs=[path for lang in languages for path in self.parquet(lang)],
+            outputs=[output_dir / name for name in (*rd.LOG_FILES, *_model_files(preset))],
+            run=lambda: study.train(experiment, output_dir, *extra),
+            params=params,
+            adopt=lambda: _made_by(output_dir, preset, experiment, extra),
+        )
+
+    def parquet(self, lang: str) -> list[Path]:
+        folder = Path(self.data_dir or default_data_dir() or "") / dataset_config(lang)
+        return [folder / "train.parquet", folder / "validation.parquet"]
+
+    def run_dir(self, experiment: str) -> Path:
+        return self.runs_dir / experiment
+
+    def curve_dir(self, size: int) -> Path:
+        return self.runs_dir / CURVE_DIR / str(size)
+
+    @property
+    def full_preset(self) -> Preset | None:
+        """The full fine-tune to weigh the adapter against (None when the study fine-tunes in full)."""
+        return get_preset(self.preset.full_counterpart) if self.preset.full_counterpart else None
+
+    # --- results --------------------------------------------------------------------------------
+
+    def f1_of(self, run_dir: Path) -> dict[str, float]:
+        return {lang: round(s["f1"], 4) for lang, s in rd.read_json(run_dir, rd.EVAL_RESULTS)["languages"].items()}
+
+    def write_matrix(self) -> None:
+        from workflow import plots
+
+        matrix = {exp: self.f1_of(self.run_dir(exp)) for exp in EXPERIMENTS}
+        write_json(self.results_dir / res.F1_MATRIX_JSON, matrix)
+        write_text(self.results_dir / res.F1_MATRIX_MD, matrix_markdown(matrix, self.preset.base_model))
+        plots.f1_heatmap(matrix, list(LANGUAGES), self.results_dir / res.F1_MATRIX_PNG,
+                         "Cross-lingual F1 (rows: trained on, columns: tested on)")
+
+    def write_curve(self) -> None:
+        from workflow import plots
+
+        points = [{"train_samples": n, "f1": self.f1_of(self.curve_dir(n))[CURVE_LANGUAGE]} for n in CURVE_SIZES]
+        zero_shot = self.f1_of(self.run_dir(ZERO_SHOT_SOURCE))[CURVE_LANGUAGE]
+        write_json(self.results_dir / res.CURVE_JSON,
+                   {"zero_shot_f1": zero_shot, "zero_shot_model": ZERO_SHOT_SOURCE, "points": points})
+        plots.learning_curve(points, zero_shot, self.results_dir / res.CURVE_PNG, CURVE_LANGUAGE, ZERO_SHOT_SOURCE)
+
+    def write_adapter_cost(self) -> None:
+        """What the adapter costs against a full fine-tune, and how much a second seed moves the scores."""
+        base = self.run_dir(ZERO_SHOT_SOURCE)
+        report = {"model": ZERO_SHOT_SOURCE, "preset": self.preset.name, "f1": self.f1_of(base),
+                  "trainable_parameters": rd.read_json(base, rd.RUN_INFO)["parameters"]["trainable"],
+                  "seed": {"seed": self.preset.seed + 1, "f1": self.f1_of(self.seed_dir)}}
+        if self.full_preset:
+            report["full_fine_tune"] = {"preset": self.full_preset.name, "f1": self.f1_of(self.full_dir),
+                                        **rd.read_json(self.full_dir, rd.RUN_INFO)["parameters"]}
+        write_json(self.results_dir / res.ADAPTER_COST_JSON, report)
+
+    @property
+    def full_dir(self) -> Path:
+        return self.runs_dir / f"{ZERO_SHOT_SOURCE}-full"
+
+    @property
+    def seed_dir(self) -> Path:
+        return self.runs_dir / f"{ZERO_SHOT_SOURCE}-seed{self.preset.seed + 1}"
+
+    def write_error_analysis(self) -> None:
+        from workflow.error_analysis import analyse_run
+
+        analyse_run(self.run_dir(ERROR_ANALYSIS_MODEL), ERROR_ANALYSIS_MODEL, self.data_dir, self.results_dir)
+
+    def write_bundle(self) -> None:
+        from workflow.bundle import bundle
+
+        for exp in EXPERIMENTS:
+            bundle(self.run_dir(exp), self.models_dir / exp, self.results_dir)
+
+    def write_pipeline_check(self) -> None:
+        from workflow.pipeline_check import check_models
+
+        write_json(self.results_dir / res.PIPELINE_CHECK_JSON,
+                   check_models({exp: self.models_dir / exp for exp in EXPERIMENTS}, self.data_dir, self.check_sentences))
+
+    # --- the plan ---------------------------------------------------------------------------------
+
+    def steps(self) -> list[Step]:
+        r = self.results_dir
+        evals = {exp: self.run_dir(exp) / rd.EVAL_RESULTS for exp in EXPERIMENTS}
+        steps = [self.train_step(f"train-{exp}", exp, self.run_dir(exp)) for exp in EXPERIMENTS]
+        steps += [self.train_step(f"train-{CURVE_DIR}-{n}", CURVE_LANGUAGE, self.curve_dir(n),
+                                  "--max-train-samples", str(n), "--eval-languages", CURVE_LANGUAGE)
+                  for n in CURVE_SIZES]
+        steps.append(self.train_step(f"train-{ZERO_SHOT_SOURCE}-seed{self.preset.seed + 1}", ZERO_SHOT_SOURCE,
+                                     self.seed_dir, "--seed", str(self.preset.seed + 1)))
+        cost_inputs = [evals[ZERO_SHOT_SOURCE], self.seed_dir / rd.EVAL_RESULTS]
+        if self.full_preset:
+            steps.append(self.train_step(f"train-{ZERO_SHOT_SOURCE}-full", ZERO_SHOT_SOURCE, self.full_dir,
+                                         preset=self.full_preset))
+            cost_inputs.append(self.full_dir / rd.EVAL_RESULTS)
+        error_model = self.run_dir(ERROR_ANALYSIS_MODEL)
+        bundled = [self.models_dir / exp / name for exp in EXPERIMENTS for name in (rd.CARD, *_model_files(self.preset))]
+        card_results = [r / res.F1_MATRIX_JSON, r / res.ADAPTER_COST_JSON, r / res.ERROR_ANALYSIS_JSON]
+        steps += [
+            Step("matrix", list(evals.values()), [r / res.F1_MATRIX_JSON, r / res.F1_MATRIX_MD, r / res.F1_MATRIX_PNG],
+                 self.write_matrix, {"base": self.preset.base_model}),
+            Step("curve", [evals[ZERO_SHOT_SOURCE], *(self.curve_dir(n) / rd.EVAL_RESULTS for n in CURVE_SIZES)],
+                 [r / res.CURVE_JSON, r / res.CURVE_PNG], self.write_curve),
+            Step("adapter-cost", cost_inputs, [r / res.ADAPTER_COST_JSON], self.write_adapter_cost),
+            Step("error-analysis", [*(error_model / n for n in _model_files(self.preset)),
+                                    *self.parquet(ERROR_ANALYSIS_MODEL)],
+                 [r / res.ERROR_ANALYSIS_JSON, r / res.ERROR_ANALYSIS_MD, r / res.CONFUSION_PNG],
+                 self.write_error_analysis),
+            Step("bundle", [*(self.run_dir(exp) / n for exp in EXPERIMENTS
+                              for n in (*rd.LOG_FILES, *_model_files(self.preset))), *card_results],
+                 bundled, self.write_bundle),
+            Step("pipeline-check", [*bundled, *(p for lang in LANGUAGES for p in self.parquet(lang))],
+                 [r / res.PIPELINE_CHECK_JSON], self.write_pipeline_check, {"sentences": self.check_sentences}),
+        ]
+        return steps
+
+
+def _model_files(preset: Preset) -> tuple[str, ...]:
+    return rd.ADAPTER_FILES if preset.lora else rd.FULL_MODEL_FILES
+
+
+def _eval_languages(extra: tuple[str, ...]) -> tuple[str, ...]:
+    if "--eval-languages" in extra:
+        return tuple(extra[extra.index("--eval-languages") + 1].split(","))
+    return LANGUAGES
+
+
+def _base_revision(base_model: str) -> str:
+    """The offline base is identified by the checksum of the file it is built from; others by name."""
+    from core.facts import OFFLINE_BASE_ID
+
+    if base_model != OFFLINE_BASE_ID:
+        return base_model
+    from training.e5_base import revision_of, sha256, source_path
+
+    return revision_of(sha256(source_path()))
+
+
+def _made_by(run_dir: Path, preset: Preset, experiment: str, extra: tuple[str, ...]) -> bool:
+    """Did `python -m training.train` with this preset, experiment and options finish this run directory?"""
+    if not rd.is_finished(run_dir):
+        return False
+    hyper = rd.read_json(run_dir, rd.HYPERPARAMETERS)
+    info = rd.read_json(run_dir, rd.RUN_INFO)
+    expected_seed = int(extra[extra.index("--seed") + 1]) if "--seed" in extra else preset.seed
+    same = (hyper.get("preset") == preset.name and hyper.get("learning_rate") == preset.learning_rate
+            and hyper.get("num_epochs") == preset.num_epochs and hyper.get("seed") == expected_seed
+            and info.get("experiment") == experiment and info.get("eval_languages") == list(_eval_languages(extra)))
+    if "--max-train-samples" in extra:  # the Trainer's step count gives the number of sentences away
+        samples = int(extra[extra.index("--max-train-samples") + 1])
+        state = rd.read_json(run_dir, rd.TRAINER_STATE)
+        steps_per_epoch = state["max_steps"] / state["num_train_epochs"]
+        same = same and steps_per_epoch == -(-samples // preset.train_batch_size)
+    return same
+
+
+def _relative(path: Path) -> str:
+    """path relative to the working directory when it lies below it: run_info.json records the command."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def matrix_markdown(matrix: dict[str, dict[str, float]], base_model: str) -> str:
+    head = "| trained on \\ tested on | " + " | ".join(LANGUAGES) + " |\n|---|" + "---|" * len(LANGUAGES)
+    ours = "\n".join(f"| {exp} | " + " | ".join(f"{matrix[exp][lang]:.3f}" for lang in LANGUAGES) + " |" for exp in matrix)
+    book = "\n".join(
+        f"| {exp} | " + " | ".join(f"{BOOK_F1[exp][lang]:.3f}" if lang in BOOK_F1[exp] else "–" for lang in LANGUAGES) + " |"
+        for exp in BOOK_F1
+    )
+    return (
+        f"# Cross-lingual F1\n\nEach model (row) on each language's test split (column), entity-level micro F1 "
+        f"from seqeval. Base model: `{hub_base(base_model)}`. The test splits are carved 50/50 from PAN-X "
+        f"validation (the offline copy has no test labels), then subsampled with the Swiss fractions.\n\n"
+        f"## panx-ner\n\n{head}\n{ours}\n\n"
+        f"## The book (xlm-roberta-base, true PAN-X test set)\n\n{head}\n{book}\n"
+    )
+
+
+def run_steps(steps: list[Step], lock: Lock, only: list[str] | None, force: bool, log_path: Path) -> dict:
+    known = [s.name for s in steps]
+    unknown = [n for n in only or [] if n not in known]
+    if unknown:
+        raise InputError(f"unknown step(s) {', '.join(unknown)}; steps: {', '.join(known)}")
+    record = json.loads(log_path.read_text(encoding="utf-8")) if log_path.is_file() else {"steps": {}}
+    record["device"] = device_description()
+    for step in steps:
+        if only and step.name not in only:
+            continue
+        state = lock.state(step)
+        if state == "current" and not force:
+            print(f"[skip] {step.name}: inputs and outputs unchanged", file=sys.stderr)
+            continue
+        if state == "never recorded" and not force and step.adopt is not None and step.adopt():
+            lock.record(step)
+            print(f"[adopt] {step.name}: finished by the same training command outside the study", file=sys.stderr)
+            continue
+        missing = [str(p) for p in step.inputs if not p.exists()]
+        if missing:
+            raise InputError(f"step {step.name} needs {', '.join(missing)}; run the steps before it first")
+        print(f"[run ] {step.name} ({'--force' if force and state == 'current' else state})", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        step.run()
+        lock.record(step)
+        record["steps"][step.name] = {"wall_time_s": round(time.perf_counter() - started, 1),
+                                      "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                      "device": record["device"]}
+        record["total_wall_time_s"] = round(sum(s["wall_time_s"] for s in record["steps"].values()), 1)
+        write_json(log_path, record)  # after every step: an interrupted study keeps its timings
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workflow.study", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS), help="base model and recipe")
+    parser.add_argument("--data-dir", default=None, help="PAN-X parquet folder (default $PANX_DATA_DIR or ../shared/data/panx)")
+    parser.add_argument("--output-dir", default=str(RUNS_DIR / "study"), help="where the run directories go")
+    parser.add_argument("--results-dir", default=str(RESULTS_DIR))
+    parser.add_argument("--models-dir", default=str(BUNDLED_MODELS_DIR), help="where bundle puts the Space's models")
+    parser.add_argument("--only", nargs="+", default=None, help="run only these steps")
+    parser.add_argument("--force", action="store_true", help="run the chosen steps even when they are current")
+    parser.add_argument("--list", action="store_true", help="print each step's state, inputs and outputs, run nothing")
+    parser.add_argument("--train-arg", action="append", default=[], help="extra argument for training.train (repeatable)")
+    parser.add_argument("--check-sentences", type=int, default=250, help="pipeline-check: sentences per language")
+    args = parser.parse_args(argv)
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    if data_dir is not None and not data_dir.is_dir():
+        raise InputError(f"--data-dir {data_dir} does not exist; give the PAN-X parquet folder")
+    results_dir = Path(args.results_dir)
+    study = Study(get_preset(args.preset), Path(args.output_dir), results_dir, Path(args.models_dir), data_dir,
+                  args.train_arg, args.check_sentences)
+    steps = study.steps()
+    lock = Lock(results_dir / res.STUDY_LOCK)
+    if args.list:
+        for step in steps:
+            print(f"{step.name}: {lock.state(step)}\n  in:  " + "\n       ".join(map(str, step.inputs or ["-"]))
+                  + "\n  out: " + "\n       ".join(map(str, step.outputs)))
+        return 0
+    record = run_steps(steps, lock, args.only, args.force, results_dir / res.STUDY_LOG)
+    print(f"study done: {record.get('total_wall_time_s', 0)} s of step time in all on {record['device']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
