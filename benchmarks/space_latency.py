@@ -1,23 +1,23 @@
-"""Space latency: the Space's tagging path vs a naive per-request pipeline, on 2 CPU cores.
+"""Space latency per model per sentence, by backend, with the F1 each backend keeps; and cold start.
 
-    python benchmarks/space_latency.py [--models-dir space/models] [--sentences 30]
+    python benchmarks/space_latency.py [--models-dir space/models] [--sentences 40] [--f1-sentences 800]
 
-On a fixed set of PAN-X sentences of about 25 words, in one run:
-  naive    `pipeline("token-classification", model=..., aggregation_strategy="simple")` built inside
-           the request, as a first Space often does (baseline_p50_ms);
-  cached   the same pipeline built once and called per request (cached_pipeline_p50_ms);
-  space    the Space's own path (space.registry + space.tagging: cached model, pre-split words,
-           one batched forward pass under inference_mode, one torch thread per request);
-  int8     the Space's path with dynamic int8 quantisation of the Linear layers, kept only if its
-           entities equal the fp32 ones (agreement).
-Also: the side-by-side latency of three models on one sentence, and the app's cold start
-(`python app.py` until it answers HTTP). Writes results/bench/space_latency.json.
+On PAN-X validation sentences of 22-28 words (about 25), alternating languages, one torch thread
+(as the Space runs each request), in one run:
+  naive      `pipeline("token-classification", model=FOLDER, aggregation_strategy="simple")` built
+             inside the request, as a first Space often does: the baseline
+  pipeline   the same pipeline built once and called per request
+  torch_fp32 the Space's own path (space.backends, pre-split words, one batched forward pass)
+  torch_int8 the same with dynamic int8 Linear layers
+For each model and backend, the entity F1 on the carved test split of every language the model was
+trained on (at most --f1-sentences per language), so a faster backend is kept only where its F1
+stays within 0.005 of fp32. Also the app's cold start: `python app.py` until it answers HTTP.
+Writes results/bench/space_latency.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import statistics
@@ -33,19 +33,22 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from space.registry import Registry, default_models  # noqa: E402
-from core.facts import BUNDLED_MODELS_DIR, RESULTS_DIR, default_data_dir  # noqa: E402
+from core.facts import BUNDLED_MODELS_DIR, EXPERIMENTS, LANGUAGES, RESULTS_DIR, dataset_config, default_data_dir  # noqa: E402
+from core.files import write_json  # noqa: E402
+from space.backends import DEFAULT_BACKEND, available, load_tagger  # noqa: E402
+from workflow.pipeline_check import f1, gold_spans  # noqa: E402
+
+BACKENDS = ("torch_fp32", "torch_int8")
+F1_TOLERANCE = 0.005
 
 
-def sentences(data_dir: Path, n: int) -> list[str]:
+def timing_sentences(data_dir: Path, n: int) -> list[str]:
     """PAN-X validation sentences of 22-28 words, alternating languages, first n."""
-    picked = []
-    per_lang = {lang: [" ".join(t) for t in pq.read_table(data_dir / f"PAN-X.{lang}" / "validation.parquet", columns=["tokens"]).column("tokens").to_pylist() if 22 <= len(t) <= 28]
-                for lang in ("de", "fr", "it", "en")}
-    for i in range(n):
-        lang = ("de", "fr", "it", "en")[i % 4]
-        picked.append(per_lang[lang][i // 4])
-    return picked
+    per_lang = {}
+    for lang in LANGUAGES:
+        tokens = pq.read_table(data_dir / dataset_config(lang) / "validation.parquet", columns=["tokens"]).column("tokens")
+        per_lang[lang] = [" ".join(t) for t in tokens.to_pylist() if 22 <= len(t) <= 28]
+    return [per_lang[LANGUAGES[i % len(LANGUAGES)]][i // len(LANGUAGES)] for i in range(n)]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -53,20 +56,32 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def timed(fn, inputs, repeats: int = 2) -> list[float]:
-    for text in inputs[:3]:
+def timed(fn, texts: list[str]) -> dict:
+    for text in texts[:3]:
         fn(text)  # warm-up
-    out = []
-    for _ in range(repeats):
-        for text in inputs:
-            started = time.perf_counter()
-            fn(text)
-            out.append((time.perf_counter() - started) * 1000)
-    return out
+    ms = []
+    for text in texts:
+        started = time.perf_counter()
+        fn(text)
+        ms.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": round(statistics.median(ms), 2), "p95_ms": round(percentile(ms, 0.95), 2)}
 
 
-def spans(result) -> list[tuple]:
-    return [(e["entity_group"], e["start"], e["end"]) for e in result["entities"]]
+def test_f1(tagger, experiment: str, data_dir: Path, per_language: int) -> dict[str, float]:
+    """Entity F1 (exact character spans) of the Space's path on the carved test split of each training language."""
+    from training.data import load_sampled
+
+    scores = {}
+    for lang in EXPERIMENTS[experiment]:
+        test = load_sampled(lang, data_dir)[0]["test"]
+        test = test.select(range(min(per_language, len(test))))
+        counts = [0, 0, 0]
+        for tokens, tags in zip(test["tokens"], test["ner_tags"]):
+            gold = gold_spans(tokens, tags)
+            found = {(e["start"], e["end"], e["entity_group"]) for e in tagger(" ".join(tokens))["entities"]}
+            counts = [counts[0] + len(found), counts[1] + len(gold), counts[2] + len(found & gold)]
+        scores[lang] = round(f1(*counts), 4)
+    return scores
 
 
 def cold_start_s() -> float:
@@ -92,72 +107,51 @@ def cold_start_s() -> float:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models-dir", default=str(BUNDLED_MODELS_DIR))
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--sentences", type=int, default=30)
-    parser.add_argument("--naive-sentences", type=int, default=6, help="the naive path reloads the model: fewer")
+    parser.add_argument("--models-dir", type=Path, default=BUNDLED_MODELS_DIR)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--sentences", type=int, default=40)
+    parser.add_argument("--naive-sentences", type=int, default=5, help="the naive path reloads the model: fewer")
+    parser.add_argument("--f1-sentences", type=int, default=800, help="test sentences per language for the F1 check")
     parser.add_argument("--skip-cold-start", action="store_true")
-    parser.add_argument("--out", default=str(RESULTS_DIR / "bench" / "space_latency.json"))
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "bench" / "space_latency.json")
     args = parser.parse_args(argv)
-
     from transformers import pipeline
 
-    texts = sentences(Path(args.data_dir or default_data_dir()), args.sentences)
-    registry = Registry(args.models_dir)
-    keys = default_models("fr")  # de, fr, all: the side-by-side default for a French visitor
-    report = {"device": f"cpu ({os.cpu_count()} cores)", "torch": torch.__version__, "sentences": len(texts),
-              "mean_words": round(statistics.mean(len(t.split()) for t in texts), 1), "models": {}}
-
-    default_threads = torch.get_num_threads()
-    for key in keys:
-        folder = str(Path(args.models_dir) / key)
-        torch.set_num_threads(default_threads)
-        naive = timed(lambda t: pipeline("token-classification", model=folder, aggregation_strategy="simple")(t),
-                      texts[: args.naive_sentences], repeats=1)
-        cached_pipe = pipeline("token-classification", model=folder, aggregation_strategy="simple")
-        cached = timed(cached_pipe, texts)
-        torch.set_num_threads(1)  # what space.app.launch sets: one thread per request
-        tagger = registry.get(key)
-        ours = timed(tagger, texts)
-        fp32 = [spans(tagger(t)) for t in texts]
-        int8_model = torch.ao.quantization.quantize_dynamic(tagger.model, {torch.nn.Linear}, dtype=torch.qint8)
-        from space.tagging import Tagger
-
-        int8 = Tagger(tagger.tokenizer, int8_model)
-        int8_ms = timed(int8, texts)
-        agreement = sum(spans(int8(t)) == f for t, f in zip(texts, fp32)) / len(texts)
-        report["models"][key] = {
-            "p50_ms": round(statistics.median(ours), 2), "p95_ms": round(percentile(ours, 0.95), 2),
-            "baseline_p50_ms": round(statistics.median(naive), 2),
-            "cached_pipeline_p50_ms": round(statistics.median(cached), 2),
-            "int8_p50_ms": round(statistics.median(int8_ms), 2), "int8_agreement": round(agreement, 4),
-        }
-        print(f"{key:6s} space p50 {report['models'][key]['p50_ms']:7.2f} ms  p95 {report['models'][key]['p95_ms']:7.2f}  "
-              f"naive {report['models'][key]['baseline_p50_ms']:8.1f}  cached pipeline {report['models'][key]['cached_pipeline_p50_ms']:7.2f}  "
-              f"int8 {report['models'][key]['int8_p50_ms']:7.2f} (agreement {agreement:.3f})", file=sys.stderr, flush=True)
-
-    side_by_side = timed(lambda t: [registry.get(k)(t) for k in keys], texts)
-    per_model = [m["p50_ms"] for m in report["models"].values()]
-    report.update({
-        "p50_ms": round(statistics.median(per_model), 2),
-        "p95_ms": round(max(m["p95_ms"] for m in report["models"].values()), 2),
-        "baseline_p50_ms": round(statistics.median(m["baseline_p50_ms"] for m in report["models"].values()), 2),
-        "cached_pipeline_p50_ms": round(statistics.median(m["cached_pipeline_p50_ms"] for m in report["models"].values()), 2),
-        "side_by_side_models": keys,
-        "side_by_side_p50_ms": round(statistics.median(side_by_side), 2),
-        "agreement": min(m["int8_agreement"] for m in report["models"].values()),
-        "agreement_means": "share of sentences whose int8 entities equal the fp32 entities (the Space keeps fp32 unless this is 1.0)",
-    })
-    report["speedup_vs_naive"] = round(report["baseline_p50_ms"] / report["p50_ms"], 1)
-    report["speedup_vs_cached_pipeline"] = round(report["cached_pipeline_p50_ms"] / report["p50_ms"], 2)
+    data_dir = args.data_dir or default_data_dir()
+    texts = timing_sentences(data_dir, args.sentences)
+    torch.set_num_threads(1)  # what the Space does: one thread per request, two requests at a time
+    report = {"device": f"cpu ({os.cpu_count()} cores), 1 torch thread", "torch": torch.__version__,
+              "sentences": len(texts), "mean_words": round(statistics.mean(len(t.split()) for t in texts), 1),
+              "default_backend": DEFAULT_BACKEND, "backends": available(), "f1_tolerance": F1_TOLERANCE,
+              "command": "python benchmarks/space_latency.py", "models": {}}
+    for key in EXPERIMENTS:
+        folder = args.models_dir / key
+        row = {"naive_pipeline": timed(lambda t: pipeline("token-classification", model=str(folder),
+                                                          aggregation_strategy="simple")(t), texts[: args.naive_sentences])}
+        row["cached_pipeline"] = timed(pipeline("token-classification", model=str(folder), aggregation_strategy="simple"), texts)
+        for backend in BACKENDS:
+            tagger = load_tagger(folder, backend)
+            row[backend] = {**timed(tagger, texts), "test_f1": test_f1(tagger, key, data_dir, args.f1_sentences)}
+        fp32, int8 = row["torch_fp32"]["test_f1"], row["torch_int8"]["test_f1"]
+        row["int8_f1_drop"] = round(max(fp32[lang] - int8[lang] for lang in fp32), 4)
+        report["models"][key] = row
+        print(f"{key:6s} naive {row['naive_pipeline']['p50_ms']:7.1f} ms  pipeline {row['cached_pipeline']['p50_ms']:6.1f}  "
+              f"fp32 {row['torch_fp32']['p50_ms']:6.1f}  int8 {row['torch_int8']['p50_ms']:6.1f} ms  "
+              f"F1 drop {row['int8_f1_drop']:+.4f}", file=sys.stderr, flush=True)
+    models = report["models"].values()
+    report["summary"] = {
+        path: {"p50_ms": round(statistics.median(m[path]["p50_ms"] for m in models), 2),
+               "p95_ms": round(max(m[path]["p95_ms"] for m in models), 2)}
+        for path in ("naive_pipeline", "cached_pipeline", *BACKENDS)
+    }
+    report["int8_f1_drop_max"] = max(m["int8_f1_drop"] for m in models)
+    report["speedup_vs_naive"] = round(report["summary"]["naive_pipeline"]["p50_ms"]
+                                       / report["summary"][DEFAULT_BACKEND]["p50_ms"], 1)
     if not args.skip_cold_start:
         report["cold_start_s"] = cold_start_s()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nper model per sentence: p50 {report['p50_ms']} ms, p95 {report['p95_ms']} ms "
-          f"(naive pipeline {report['baseline_p50_ms']} ms: {report['speedup_vs_naive']}x; cached pipeline "
-          f"{report['cached_pipeline_p50_ms']} ms: {report['speedup_vs_cached_pipeline']}x)")
-    print(f"side by side ({', '.join(keys)}): p50 {report['side_by_side_p50_ms']} ms; cold start {report.get('cold_start_s', '-')} s")
+    write_json(args.out, report)
+    print(f"\n{report['summary']}\nint8 F1 drop at most {report['int8_f1_drop_max']}; cold start "
+          f"{report.get('cold_start_s', '-')} s")
     return report
 
 

@@ -71,7 +71,7 @@ PRODUCED_BY: dict[str, str] = {
 
 # Loading arguments that save_pretrained writes back into tokenizer_config.json: they describe how
 # this machine loaded the base, not the tokenizer, and would mislead whoever loads a published copy.
-LOADER_FLAGS = ("is_local", "local_files_only", "cache_dir", "token", "revision", "_commit_hash")
+LOADER_FLAGS = ("is_local", "local_files_only", "cache_dir", "_commit_hash")
 
 
 def scrub_loader_flags(path: Path) -> None:

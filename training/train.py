@@ -72,6 +72,9 @@ class TrainArguments:
     seed: int | None = field(default=None, metadata={"help": "overrides the preset's seed"})
     learning_rate: float | None = field(default=None, metadata={"help": "overrides the preset's learning rate"})
     num_epochs: float | None = field(default=None, metadata={"help": "overrides the preset's epochs"})
+    train_batch_size: int | None = field(
+        default=None, metadata={"help": "overrides the preset's batch size per process (torchrun: per process)"}
+    )
     lora_rank: int | None = field(
         default=None, metadata={"help": "overrides the preset's LoRA rank (alpha keeps its ratio to the rank)"}
     )
@@ -95,6 +98,7 @@ class TrainArguments:
             raise InputError("--overwrite and --resume exclude each other")
         positive = {"--num-epochs": self.num_epochs, "--learning-rate": self.learning_rate,
                     "--max-train-samples": self.max_train_samples, "--max-eval-samples": self.max_eval_samples,
+                    "--train-batch-size": self.train_batch_size,
                     "--lora-rank": self.lora_rank}
         for flag, value in positive.items():
             if value is not None and not value > 0:
@@ -117,6 +121,7 @@ def resolved_preset(args: TrainArguments) -> Preset:
         "seed": args.seed,
         "learning_rate": args.learning_rate,
         "num_epochs": args.num_epochs,
+        "train_batch_size": args.train_batch_size,
         "max_train_samples": args.max_train_samples,
     }
     preset = replace(preset, **{k: v for k, v in overrides.items() if v is not None})
@@ -263,6 +268,8 @@ def hyperparameters(preset: Preset, args: TrainArguments, targs: TrainingArgumen
         "fine_tuning": f"LoRA adapter (rank {lora.rank}) + full classifier head" if lora else "full",
         "learning_rate": preset.learning_rate,
         "train_batch_size": preset.train_batch_size,
+        "processes": targs.world_size,
+        "total_train_batch_size": preset.train_batch_size * targs.world_size,
         "eval_batch_size": preset.eval_batch_size,
         "seed": preset.seed,
         "optimizer": f"AdamW (torch, fused) with betas=({targs.adam_beta1},{targs.adam_beta2}) and epsilon={targs.adam_epsilon}",
@@ -281,7 +288,8 @@ def hyperparameters(preset: Preset, args: TrainArguments, targs: TrainingArgumen
     }
 
 
-def main(argv: list[str] | None = None) -> Path:
+def main(argv: list[str] | None = None) -> Path | None:
+    """Train one experiment; returns the run directory (None on the other processes of a torchrun)."""
     (args,) = HfArgumentParser(TrainArguments).parse_args_into_dataclasses(args=argv)
     preset = resolved_preset(args)
     if args.quiet:
@@ -320,7 +328,8 @@ def main(argv: list[str] | None = None) -> Path:
         write_run_directory(work, trainer, args, preset, data, eval_results, train_output, runtime, command)
         if work != out:
             replace_folder(work, out)
-    return out
+        return out
+    return None
 
 
 def write_run_directory(out, trainer, args, preset, data, eval_results, train_output, runtime, command: str) -> None:
@@ -366,7 +375,12 @@ def write_run_directory(out, trainer, args, preset, data, eval_results, train_ou
 
 def cli(argv: list[str] | None = None) -> int:
     """The command line: main() with one-line errors and exit codes (core.cli)."""
-    return run(lambda arguments: print(f"run directory: {main(arguments)}"), argv)
+    def train_and_say_where(arguments: list[str] | None) -> None:
+        out = main(arguments)
+        if out is not None:
+            print(f"run directory: {out}")
+
+    return run(train_and_say_where, argv)
 
 
 if __name__ == "__main__":

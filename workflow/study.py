@@ -136,7 +136,7 @@ class Study:
 
         args = self.train_args(experiment, output_dir, *extra)
         beside = output_dir.with_name(output_dir.name + OVERWRITE_SUFFIX)
-        if any(folder.glob(f"{CHECKPOINTS}/checkpoint-*") for folder in (output_dir, beside)):
+        if any(any(folder.glob(f"{CHECKPOINTS}/checkpoint-*")) for folder in (output_dir, beside)):
             args.append("--resume")  # an interrupted run continues
         elif output_dir.exists():
             args.append("--overwrite")  # replaced only once the new run is complete
