@@ -254,6 +254,8 @@ class CardContext:
     cost_model: str  # the experiment results/adapter_vs_full.json is about
     cost_rows: list[CostRow]  # [] without results/adapter_vs_full.json: no adapter-cost section
     cost_summary: list[str]  # sentences under the table
+    cost_has_seed: bool  # the report holds a second-seed run
+    cost_has_full: bool  # ... and a full fine-tune
     error_model: str  # the experiment the error analysis looked at
     error_language: str
     error_words: str
@@ -420,18 +422,21 @@ def _cost(inputs: CardInputs) -> tuple[list[CostRow], list[str]]:
     report = inputs.adapter_cost
     if not report:
         return [], []
-    adapter, seed = report["f1"], report["seed"]["f1"]
+    adapter = report["f1"]
     trainable = fmt_count(report["trainable_parameters"])
-    rows = [
-        CostRow(f"LoRA adapter (preset `{cell(report['preset'])}`)", trainable, _f1_cells(adapter, fmt_score)),
-        CostRow(f"the same, seed {cell(report['seed']['seed'])}", trainable, _f1_cells(seed, fmt_score)),
-    ]
-    spread = {lang: abs(seed[lang] - adapter[lang]) for lang in adapter if lang in seed}
-    widest = max(spread, key=spread.get)
-    summary = [
-        f"A second seed moves the adapter's F1 by at most {fmt_score(spread[widest])} ({LANGUAGE_NAMES[widest]}): "
-        "differences of that size between two models are within seed noise."
-    ]
+    rows = [CostRow(f"LoRA adapter (preset `{cell(report['preset'])}`)", trainable, _f1_cells(adapter, fmt_score))]
+    if report["seed"] is None:
+        summary = ["The study has no second-seed run yet, so how much seed noise moves these scores is not measured "
+                   "here; read differences of a point or two between models with that in mind."]
+    else:
+        seed = report["seed"]["f1"]
+        rows.append(CostRow(f"the same, seed {cell(report['seed']['seed'])}", trainable, _f1_cells(seed, fmt_score)))
+        spread = {lang: abs(seed[lang] - adapter[lang]) for lang in adapter if lang in seed}
+        widest = max(spread, key=spread.get)
+        summary = [
+            f"A second seed moves the adapter's F1 by at most {fmt_score(spread[widest])} ({LANGUAGE_NAMES[widest]}): "
+            "differences of that size between two models are within seed noise."
+        ]
     full = report.get("full_fine_tune")
     if full:
         rows.append(CostRow(f"full fine-tune (preset `{cell(full['preset'])}`)", fmt_count(full["trainable"]),
@@ -445,6 +450,9 @@ def _cost(inputs: CardInputs) -> tuple[list[CostRow], list[str]]:
             f"training {full['trainable'] / report['trainable_parameters']:.0f} times as many parameters "
             f"({fmt_count(full['trainable'])} against {trainable})."
         ))
+    else:
+        summary.insert(0, "The study's full fine-tune of the same base has not been run yet, so what the adapter "
+                          "costs in F1 against it is not measured here.")
     return rows, summary
 
 
@@ -582,6 +590,8 @@ def build_context(inputs: CardInputs, repo_id: str, metadata_yaml: str, license:
         cost_model=str(inputs.adapter_cost.get("model", "")),
         cost_rows=cost_rows,
         cost_summary=cost_summary,
+        cost_has_seed=bool(inputs.adapter_cost.get("seed")),
+        cost_has_full=bool(inputs.adapter_cost.get("full_fine_tune")),
         error_model=ERROR_ANALYSIS_MODEL,
         error_language=LANGUAGE_NAMES[ERROR_ANALYSIS_MODEL],
         error_words=fmt_count(inputs.error_analysis.get("words", 0)),

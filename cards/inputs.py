@@ -217,9 +217,13 @@ def _adapter_cost(results_dir: Path) -> dict[str, Any]:
         return {}
     name = res.ADAPTER_COST_JSON
     report = _read_result(results_dir, name)
-    _require(report, ADAPTER_COST_KEYS, name)
-    _require(report["seed"], ("seed", "f1"), name, "seed")
-    runs = {"f1": report["f1"], "seed.f1": report["seed"]["f1"]}
+    _require(report, tuple(key for key in ADAPTER_COST_KEYS if key != "seed"), name)
+    if "seed" not in report:
+        raise _fail(name, "lacks 'seed'")
+    runs = {"f1": report["f1"]}
+    if report["seed"] is not None:  # null: the study has no second-seed run yet
+        _require(report["seed"], ("seed", "f1"), name, "seed")
+        runs["seed.f1"] = report["seed"]["f1"]
     if "full_fine_tune" in report:
         _require(report["full_fine_tune"], FULL_FINE_TUNE_KEYS, name, "full_fine_tune")
         runs["full_fine_tune.f1"] = report["full_fine_tune"]["f1"]

@@ -7,7 +7,9 @@ random one. torch, transformers and peft are imported on first use only.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +50,17 @@ def load_token_classifier(folder: str | Path, dtype: Any = None) -> tuple[Any, A
         _check_adapter_head(folder)
         try:
             tokenizer = AutoTokenizer.from_pretrained(base, **base_kwargs(base))
-            model = AutoModelForTokenClassification.from_pretrained(base, dtype=dtype, **base_kwargs(base))
+            with _quiet_transformers():  # the base's head is "missing" by design: the adapter brings it
+                model = AutoModelForTokenClassification.from_pretrained(base, dtype=dtype, **base_kwargs(base))
         except OSError as err:
             hint = " (build it with python -m training.e5_base)" if base == OFFLINE_BASE_ID else ""
             raise ModelFolderError(f"the base model {base}{hint} could not be loaded: {_first_line(err)}") from err
         _check_labels(model.config, folder)
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
+        with warnings.catch_warnings():  # peft 0.x asks transformers 5 a deprecated question; not ours to fix
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
     else:
         if not (folder / rd.MODEL_CONFIG).is_file():
             raise ModelFolderError(f"{folder.name} holds neither {rd.ADAPTER_CONFIG} nor {rd.MODEL_CONFIG}")
@@ -67,6 +72,18 @@ def load_token_classifier(folder: str | Path, dtype: Any = None) -> tuple[Any, A
                                    f"({', '.join(missing_head)}); it would tag at random")
         _check_labels(model.config, folder)
     return tokenizer, model.eval()
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    from transformers.utils import logging as hf_logging
+
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(previous)
 
 
 def _check_adapter_head(folder: Path) -> None:

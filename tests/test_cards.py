@@ -337,7 +337,18 @@ def test_adapter_cost_without_full_fine_tune(tmp_path, de_run):
     write_json(results / res.ADAPTER_COST_JSON, {k: v for k, v in ADAPTER_COST.items() if k != "full_fine_tune"})
     cost = section(render_card(de_run, results_dir=results), "### LoRA adapter against a full fine-tune")
     assert [row[0] for row in table_rows(cost)] == ["LoRA adapter (preset `e5`)", "the same, seed 43"]
-    assert "full fine-tune scores" not in cost
+    assert "full fine-tune scores" not in cost and "has not been run yet" in " ".join(cost.split())
+
+
+def test_adapter_cost_without_a_second_seed(tmp_path, de_run):
+    results = write_fake_results_dir(tmp_path / "results")
+    write_json(results / res.ADAPTER_COST_JSON, {**ADAPTER_COST, "seed": None})
+    cost = section(render_card(de_run, results_dir=results), "### LoRA adapter against a full fine-tune")
+    assert [row[0] for row in table_rows(cost)] == ["LoRA adapter (preset `e5`)", "full fine-tune (preset `e5-full`)",
+                                                   "full fine-tune − adapter"]
+    flat = " ".join(cost.split())
+    assert "another seed" not in flat and "no second-seed run yet" in flat
+    assert "On German, the full fine-tune scores +0.0128 F1" in flat
 
 
 def test_plots_and_captions(de_card, full_results):

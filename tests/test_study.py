@@ -93,8 +93,16 @@ def test_the_fifth_language_reaches_cards_and_the_space(project, first_run):
     assert "'xx'" in out.stdout and out.stdout.strip().endswith("five")
 
 
-def test_a_second_run_skips_everything(project, first_run):
-    again = study(project)
+def test_a_second_run_skips_everything_even_from_another_folder(project, first_run):
+    # The lock names paths relative to itself: a fresh clone elsewhere finds its steps current.
+    lock = json.loads((project / "results" / "study.lock.json").read_text())
+    assert not any(Path(p).is_absolute() for step in lock["steps"].values() for p in [*step["inputs"], *step["outputs"]])
+    moved = project.with_name(project.name + "-moved")
+    project.rename(moved)
+    try:
+        again = study(moved)
+    finally:
+        moved.rename(project)
     assert ran(again) == []
     assert again.stderr.count("[skip]") == len(re.findall(r"^\[run \]", first_run.stderr, re.MULTILINE))
 

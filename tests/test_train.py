@@ -15,7 +15,7 @@ from transformers import pipeline
 
 from core import run_dir as rd
 from core.facts import LANGUAGES, OFFLINE_BASE_ID, REPO_ROOT
-from training.train import CHECKPOINTS, OVERWRITE_SUFFIX, TrainArguments, cli, main
+from training.train import CHECKPOINTS, OVERWRITE_SUFFIX, TrainArguments, cli, last_complete_checkpoint, main
 
 SMALL = ["--max-train-samples", "48", "--max-eval-samples", "24", "--quiet"]
 
@@ -177,10 +177,16 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_metrics(tmp_path, data_di
     deadline = time.monotonic() + 300
     while not list((killed / CHECKPOINTS).glob("checkpoint-*/trainer_state.json")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.3)  # into epoch 2
+    time.sleep(0.1)  # into epoch 2
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not rd.is_finished(killed)
+    # A kill while the Trainer saves leaves a newer checkpoint without trainer_state.json (written
+    # last); resuming from it would fail, so --resume must take the last complete one.
+    partial = killed / CHECKPOINTS / "checkpoint-999"
+    partial.mkdir()
+    (partial / "model.safetensors").write_bytes(b"\0" * 16)
+    assert last_complete_checkpoint(killed).name != partial.name
     subprocess.run(_train_command(killed, data_dir, "--resume"), cwd=REPO_ROOT, env=env, check=True, capture_output=True)
 
     ours, theirs = rd.read_json(killed, rd.EVAL_RESULTS), rd.read_json(reference, rd.EVAL_RESULTS)

@@ -70,7 +70,7 @@ PRESETS: dict[str, Preset] = {
         "e5", OFFLINE_BASE_ID, learning_rate=5e-4, train_batch_size=24, num_epochs=5, lora=Lora(),
         warmup_ratio=0.06, full_counterpart="e5-full", description="LoRA on multilingual-e5-small (offline, dequantized 4-bit weights)",
     ),
-    # The same base fine-tuned in full: what the adapter costs in F1 (results/e5_tuning.json).
+    # The same base fine-tuned in full: what the adapter costs in F1 (results/adapter_vs_full.json).
     "e5-full": Preset(
         "e5-full", OFFLINE_BASE_ID, learning_rate=1e-4, train_batch_size=24, num_epochs=3,
         description="full fine-tune of multilingual-e5-small (offline, dequantized 4-bit weights)",

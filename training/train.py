@@ -53,6 +53,13 @@ from training.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from training.runtime import device_description, library_versions, mixed_precision
 
 CHECKPOINTS = "checkpoints"
+
+
+def last_complete_checkpoint(folder: Path) -> Path | None:
+    """The newest checkpoint that was written to the end. The Trainer writes trainer_state.json last,
+    so a process killed while saving leaves a folder without it, which must not be resumed from."""
+    complete = [c for c in (folder / CHECKPOINTS).glob("checkpoint-*") if (c / "trainer_state.json").is_file()]
+    return max(complete, key=lambda c: int(c.name.rsplit("-", 1)[1]), default=None)
 OVERWRITE_SUFFIX = ".new"  # --overwrite trains here, beside the old run, which goes only at the end
 MIN_SEQ_LENGTH = 8
 
@@ -144,14 +151,14 @@ def plan_output(args: TrainArguments, preset: Preset) -> tuple[Path, Path]:
     beside = out.with_name(out.name + OVERWRITE_SUFFIX)
     if args.resume:
         for work in (beside, out):
-            if any((work / CHECKPOINTS).glob("checkpoint-*")):
+            if last_complete_checkpoint(work):
                 return out, work
         raise InputError(f"--resume: no checkpoint under {out / CHECKPOINTS}; start without --resume")
     if out.is_file():
         raise InputError(f"--output-dir {out} is a file; give a folder for the run directory")
     if out.is_dir() and any(out.iterdir()):
         if not args.overwrite:
-            hint = "--resume to continue it" if any((out / CHECKPOINTS).glob("checkpoint-*")) else "--overwrite to replace it"
+            hint = "--resume to continue it" if last_complete_checkpoint(out) else "--overwrite to replace it"
             raise InputError(f"output directory {out} exists and is not empty; pass {hint}")
         return out, beside
     return out, out
@@ -319,7 +326,8 @@ def main(argv: list[str] | None = None) -> Path | None:
         write_json(work / rd.HYPERPARAMETERS, hyperparameters(preset, args, targs))
     trainer = build_trainer(model, tokenizer, targs, train_set, validation_set)
     started = time.perf_counter()
-    train_output = trainer.train(resume_from_checkpoint=True if args.resume else None)
+    checkpoint = last_complete_checkpoint(work) if args.resume else None
+    train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     runtime = time.perf_counter() - started
 
     eval_results = evaluate_languages(trainer, test_sets)
@@ -351,8 +359,6 @@ def write_run_directory(out, trainer, args, preset, data, eval_results, train_ou
         {"split": "test", "test_carved_from_validation": data.test_carved_from_validation, "languages": eval_results},
     )
     base = "smoke" if preset.scratch else preset.base_model
-    # Checkpoints only serve --resume; a finished run keeps the final model alone.
-    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
     write_json(  # last: its presence marks the run as finished
         out / rd.RUN_INFO,
         {
@@ -371,6 +377,9 @@ def write_run_directory(out, trainer, args, preset, data, eval_results, train_ou
             "versions": library_versions(),
         },
     )
+    # Checkpoints only serve --resume; a finished run keeps the final model alone. Removed after
+    # run_info, so a run killed in between still has what --resume needs.
+    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
 
 
 def cli(argv: list[str] | None = None) -> int:

@@ -6,7 +6,8 @@ Most users meet the models through `pipeline("token-classification", model=...,
 aggregation_strategy="simple")` on raw text. Trained with every subword labelled (continuation
 subwords with I-), its spans should start and end on word boundaries and score like the Space's own
 tagger, which reads one prediction per word. For every model this counts the pipeline's spans that
-start or end inside a word and compares both paths' entity F1 (exact character spans and type)
+start or end inside a PAN-X token, and among them those that cut between two letters (a broken word,
+as opposed to a name inside a hyphenated compound, "Broadway-Besetzung"), and compares both paths' entity F1 (exact character spans and type)
 against the gold spans. `aggregation_strategy="first"` (each whitespace-delimited word takes its first
 subword's label) is measured beside it: word-aligned by construction on such text, but it glues
 punctuation that touches a word ("München.") in raw text.
@@ -51,6 +52,13 @@ def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def cuts_letters(text: str, start: int, end: int) -> bool:
+    """Does the span start or end between two letters or digits ("Jeff De|an", "Zür|ich")? A span
+    that ends at a hyphen or apostrophe inside a PAN-X token ("Broadway|-Besetzung") does not."""
+    return (0 < start < len(text) and text[start - 1].isalnum() and text[start].isalnum()) or (
+        0 < end < len(text) and text[end - 1].isalnum() and text[end].isalnum())
+
+
 def f1(predicted: int, gold: int, correct: int) -> float:
     return 2 * correct / (predicted + gold) if predicted + gold else 0.0
 
@@ -63,7 +71,7 @@ def check_model(folder: Path, sentences: list[tuple[list[str], list[int]]]) -> d
     ner = pipeline("token-classification", model=str(folder), aggregation_strategy="simple")
     tagger = load_tagger(folder, "torch_fp32")
     counts = {"pipeline": [0, 0, 0], "space": [0, 0, 0], "first": [0, 0, 0]}  # predicted, gold, correct
-    inside, examples = 0, []
+    inside, letter_cuts, examples = 0, 0, []
     texts = [" ".join(tokens) for tokens, _ in sentences]
     outputs = ner(texts, batch_size=32)
     firsts = ner(texts, batch_size=32, aggregation_strategy="first")
@@ -75,10 +83,13 @@ def check_model(folder: Path, sentences: list[tuple[list[str], list[int]]]) -> d
         for entity in entities:
             start, end = trimmed(text, entity["start"], entity["end"])
             from_pipeline.add((start, end, entity["entity_group"]))
+            cut = cuts_letters(text, start, end)
+            letter_cuts += cut
             if start not in starts or end not in ends:
                 inside += 1
-                if len(examples) < EXAMPLES_KEPT:
-                    examples.append({"text": text, "span": text[start:end], "type": entity["entity_group"]})
+                if len(examples) < EXAMPLES_KEPT or (cut and not any(e["cuts_letters"] for e in examples)):
+                    examples.append({"text": text, "span": text[start:end], "type": entity["entity_group"],
+                                     "cuts_letters": cut})
         from_space = {(e["start"], e["end"], e["entity_group"]) for e in tagger(text)["entities"]}
         from_first = {(*trimmed(text, e["start"], e["end"]), e["entity_group"]) for e in first}
         for path, spans in (("pipeline", from_pipeline), ("space", from_space), ("first", from_first)):
@@ -95,6 +106,8 @@ def check_model(folder: Path, sentences: list[tuple[list[str], list[int]]]) -> d
         "pipeline_spans": counts["pipeline"][0],
         "spans_inside_words": inside,
         "spans_inside_words_share": round(inside / max(counts["pipeline"][0], 1), 4),
+        "spans_cutting_letters": letter_cuts,
+        "spans_cutting_letters_share": round(letter_cuts / max(counts["pipeline"][0], 1), 4),
         "inside_word_examples": examples,
     }
 
@@ -122,7 +135,9 @@ def check_models(folders: dict[str, Path], data_dir: Path | None, per_language: 
         "command": f"python -m workflow.pipeline_check --sentences {per_language}",
         "models": models,
         "max_f1_gap": max(m["f1_gap"] for m in models.values()),
+        "pipeline_spans": sum(m["pipeline_spans"] for m in models.values()),
         "spans_inside_words": sum(m["spans_inside_words"] for m in models.values()),
+        "spans_cutting_letters": sum(m["spans_cutting_letters"] for m in models.values()),
     }
 
 
@@ -135,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report = check_models({key: args.models_dir / key for key in EXPERIMENTS}, args.data_dir, args.sentences)
     write_json(args.out, report)
-    print(f"max F1 gap {report['max_f1_gap']}, spans inside words {report['spans_inside_words']}: {args.out}")
+    print(f"max F1 gap {report['max_f1_gap']}; of {report['pipeline_spans']} spans, {report['spans_inside_words']} "
+          f"inside a PAN-X token, {report['spans_cutting_letters']} between two letters: {args.out}")
     return 0
 
 

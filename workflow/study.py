@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -59,6 +60,12 @@ class Step:
     params: dict = field(default_factory=dict)  # values that shape the outputs besides the input files
     # A finished run directory made outside the study with these parameters counts as this step's work.
     adopt: Callable[[], bool] | None = None
+    # Inputs the step uses when they exist (recorded as absent otherwise): it reruns once they appear.
+    optional_inputs: list[Path] = field(default_factory=list)
+
+    @property
+    def checked_inputs(self) -> list[Path]:
+        return [*self.inputs, *self.optional_inputs]
 
 
 def checksum(path: Path) -> str | None:
@@ -94,19 +101,23 @@ class Lock:
             return "never recorded"
         if recorded.get("params") != params_checksum(step.params):
             return "parameters changed"
-        for path in step.inputs:
-            if recorded["inputs"].get(str(path)) != checksum(path):
+        for path in step.checked_inputs:
+            if recorded["inputs"].get(self.key(path)) != checksum(path):
                 return f"input changed: {path}"
         for path in step.outputs:
-            if recorded["outputs"].get(str(path)) != checksum(path):
+            if recorded["outputs"].get(self.key(path)) != checksum(path):
                 return f"output {'missing' if not path.exists() else 'changed'}: {path}"
         return "current"
+
+    def key(self, path: Path) -> str:
+        """A path as seen from the lock file, so the lock holds in any clone with ../shared beside it."""
+        return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(self.path.parent))).as_posix()
 
     def record(self, step: Step) -> None:
         self.steps[step.name] = {
             "params": params_checksum(step.params),
-            "inputs": {str(p): checksum(p) for p in step.inputs},
-            "outputs": {str(p): checksum(p) for p in step.outputs},
+            "inputs": {self.key(p): checksum(p) for p in step.checked_inputs},
+            "outputs": {self.key(p): checksum(p) for p in step.outputs},
             "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         write_json(self.path, {"steps": self.steps})
@@ -132,11 +143,11 @@ class Study:
         return args
 
     def train(self, experiment: str, output_dir: Path, *extra: str) -> Path:
-        from training.train import CHECKPOINTS, OVERWRITE_SUFFIX, main
+        from training.train import OVERWRITE_SUFFIX, last_complete_checkpoint, main
 
         args = self.train_args(experiment, output_dir, *extra)
         beside = output_dir.with_name(output_dir.name + OVERWRITE_SUFFIX)
-        if any(any(folder.glob(f"{CHECKPOINTS}/checkpoint-*")) for folder in (output_dir, beside)):
+        if any(last_complete_checkpoint(folder) for folder in (output_dir, beside)):
             args.append("--resume")  # an interrupted run continues
         elif output_dir.exists():
             args.append("--overwrite")  # replaced only once the new run is complete
@@ -200,8 +211,10 @@ class Study:
         base = self.run_dir(ZERO_SHOT_SOURCE)
         report = {"model": ZERO_SHOT_SOURCE, "preset": self.preset.name, "f1": self.f1_of(base),
                   "trainable_parameters": rd.read_json(base, rd.RUN_INFO)["parameters"]["trainable"],
-                  "seed": {"seed": self.preset.seed + 1, "f1": self.f1_of(self.seed_dir)}}
-        if self.full_preset:
+                  # null until the second-seed step has run (python -m workflow.study runs it first)
+                  "seed": ({"seed": self.preset.seed + 1, "f1": self.f1_of(self.seed_dir)}
+                           if rd.is_finished(self.seed_dir) else None)}
+        if self.full_preset and rd.is_finished(self.full_dir):
             report["full_fine_tune"] = {"preset": self.full_preset.name, "f1": self.f1_of(self.full_dir),
                                         **rd.read_json(self.full_dir, rd.RUN_INFO)["parameters"]}
         write_json(self.results_dir / res.ADAPTER_COST_JSON, report)
@@ -242,20 +255,25 @@ class Study:
                   for n in CURVE_SIZES]
         steps.append(self.train_step(f"train-{ZERO_SHOT_SOURCE}-seed{self.preset.seed + 1}", ZERO_SHOT_SOURCE,
                                      self.seed_dir, "--seed", str(self.preset.seed + 1)))
-        cost_inputs = [evals[ZERO_SHOT_SOURCE], self.seed_dir / rd.EVAL_RESULTS]
+        cost_inputs = [evals[ZERO_SHOT_SOURCE]]
+        optional_cost_inputs = [self.seed_dir / rd.RUN_INFO, self.seed_dir / rd.EVAL_RESULTS]
         if self.full_preset:
             steps.append(self.train_step(f"train-{ZERO_SHOT_SOURCE}-full", ZERO_SHOT_SOURCE, self.full_dir,
                                          preset=self.full_preset))
-            cost_inputs.append(self.full_dir / rd.EVAL_RESULTS)
+            optional_cost_inputs += [self.full_dir / rd.RUN_INFO, self.full_dir / rd.EVAL_RESULTS]
         error_model = self.run_dir(ERROR_ANALYSIS_MODEL)
-        bundled = [self.models_dir / exp / name for exp in EXPERIMENTS for name in (rd.CARD, *_model_files(self.preset))]
+        bundled_models = [self.models_dir / exp / name for exp in EXPERIMENTS for name in _model_files(self.preset)]
+        bundled = [*bundled_models, *(self.models_dir / exp / rd.CARD for exp in EXPERIMENTS)]
         card_results = [r / res.F1_MATRIX_JSON, r / res.ADAPTER_COST_JSON, r / res.ERROR_ANALYSIS_JSON]
         steps += [
             Step("matrix", list(evals.values()), [r / res.F1_MATRIX_JSON, r / res.F1_MATRIX_MD, r / res.F1_MATRIX_PNG],
                  self.write_matrix, {"base": self.preset.base_model}),
             Step("curve", [evals[ZERO_SHOT_SOURCE], *(self.curve_dir(n) / rd.EVAL_RESULTS for n in CURVE_SIZES)],
                  [r / res.CURVE_JSON, r / res.CURVE_PNG], self.write_curve),
-            Step("adapter-cost", cost_inputs, [r / res.ADAPTER_COST_JSON], self.write_adapter_cost),
+            # The second seed and the full fine-tune are optional: `--only adapter-cost` reports what exists,
+            # and reruns once they do.
+            Step("adapter-cost", cost_inputs, [r / res.ADAPTER_COST_JSON], self.write_adapter_cost,
+                 optional_inputs=optional_cost_inputs),
             Step("error-analysis", [*(error_model / n for n in _model_files(self.preset)),
                                     *self.parquet(ERROR_ANALYSIS_MODEL)],
                  [r / res.ERROR_ANALYSIS_JSON, r / res.ERROR_ANALYSIS_MD, r / res.CONFUSION_PNG],
@@ -263,7 +281,8 @@ class Study:
             Step("bundle", [*(self.run_dir(exp) / n for exp in EXPERIMENTS
                               for n in (*rd.LOG_FILES, *_model_files(self.preset))), *card_results],
                  bundled, self.write_bundle),
-            Step("pipeline-check", [*bundled, *(p for lang in LANGUAGES for p in self.parquet(lang))],
+            # The bundled weights, not their cards: a re-rendered card changes nothing the check measures.
+            Step("pipeline-check", [*bundled_models, *(p for lang in LANGUAGES for p in self.parquet(lang))],
                  [r / res.PIPELINE_CHECK_JSON], self.write_pipeline_check, {"sentences": self.check_sentences}),
         ]
         return steps
@@ -339,6 +358,7 @@ def run_steps(steps: list[Step], lock: Lock, only: list[str] | None, force: bool
         raise InputError(f"unknown step(s) {', '.join(unknown)}; steps: {', '.join(known)}")
     record = json.loads(log_path.read_text(encoding="utf-8")) if log_path.is_file() else {"steps": {}}
     record["device"] = device_description()
+    record["steps"] = {name: kept for name, kept in record["steps"].items() if name in known}  # retired steps go
     for step in steps:
         if only and step.name not in only:
             continue
@@ -349,6 +369,9 @@ def run_steps(steps: list[Step], lock: Lock, only: list[str] | None, force: bool
         if state == "never recorded" and not force and step.adopt is not None and step.adopt():
             lock.record(step)
             print(f"[adopt] {step.name}: finished by the same training command outside the study", file=sys.stderr)
+            info = rd.read_json(step.outputs[0].parent, rd.RUN_INFO)
+            record["steps"][step.name] = {"wall_time_s": info["train_runtime_s"], "finished_at": info["created_at"],
+                                          "device": info["device"], "adopted": True}
             continue
         missing = [str(p) for p in step.inputs if not p.exists()]
         if missing:
@@ -360,9 +383,15 @@ def run_steps(steps: list[Step], lock: Lock, only: list[str] | None, force: bool
         record["steps"][step.name] = {"wall_time_s": round(time.perf_counter() - started, 1),
                                       "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                       "device": record["device"]}
-        record["total_wall_time_s"] = round(sum(s["wall_time_s"] for s in record["steps"].values()), 1)
-        write_json(log_path, record)  # after every step: an interrupted study keeps its timings
+        _write_record(log_path, record)
+    _write_record(log_path, record)
     return record
+
+
+def _write_record(log_path: Path, record: dict) -> None:
+    """results/study.json, after every step: an interrupted study keeps its timings."""
+    record["total_wall_time_s"] = round(sum(s["wall_time_s"] for s in record["steps"].values()), 1)
+    write_json(log_path, record)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -388,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     lock = Lock(results_dir / res.STUDY_LOCK)
     if args.list:
         for step in steps:
-            print(f"{step.name}: {lock.state(step)}\n  in:  " + "\n       ".join(map(str, step.inputs or ["-"]))
+            print(f"{step.name}: {lock.state(step)}\n  in:  " + "\n       ".join(map(str, step.checked_inputs or ["-"]))
                   + "\n  out: " + "\n       ".join(map(str, step.outputs)))
         return 0
     record = run_steps(steps, lock, args.only, args.force, results_dir / res.STUDY_LOG)
