@@ -30,6 +30,8 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from core import run_dir as rd
 from core.cli import InputError, run
@@ -53,15 +55,15 @@ from training.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from training.runtime import device_description, library_versions, mixed_precision
 
 CHECKPOINTS = "checkpoints"
+OVERWRITE_SUFFIX = ".new"  # --overwrite trains here, beside the old run, which goes only at the end
+MIN_SEQ_LENGTH = 8
 
 
 def last_complete_checkpoint(folder: Path) -> Path | None:
     """The newest checkpoint that was written to the end. The Trainer writes trainer_state.json last,
     so a process killed while saving leaves a folder without it, which must not be resumed from."""
-    complete = [c for c in (folder / CHECKPOINTS).glob("checkpoint-*") if (c / "trainer_state.json").is_file()]
+    complete = [c for c in (folder / CHECKPOINTS).glob(f"{PREFIX_CHECKPOINT_DIR}-*") if (c / TRAINER_STATE_NAME).is_file()]
     return max(complete, key=lambda c: int(c.name.rsplit("-", 1)[1]), default=None)
-OVERWRITE_SUFFIX = ".new"  # --overwrite trains here, beside the old run, which goes only at the end
-MIN_SEQ_LENGTH = 8
 
 
 @dataclass

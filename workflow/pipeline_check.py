@@ -7,8 +7,8 @@ aggregation_strategy="simple")` on raw text. Trained with every subword labelled
 subwords with I-), its spans should start and end on word boundaries and score like the Space's own
 tagger, which reads one prediction per word. For every model this counts the pipeline's spans that
 start or end inside a PAN-X token, and among them those that cut between two letters (a broken word,
-as opposed to a name inside a hyphenated compound, "Broadway-Besetzung"), and compares both paths' entity F1 (exact character spans and type)
-against the gold spans. `aggregation_strategy="first"` (each whitespace-delimited word takes its first
+as opposed to a name inside a hyphenated compound, "Broadway-Besetzung"), and compares both paths'
+entity F1 (exact character spans and type) against the gold spans. `aggregation_strategy="first"` (each whitespace-delimited word takes its first
 subword's label) is measured beside it: word-aligned by construction on such text, but it glues
 punctuation that touches a word ("München.") in raw text.
 """
