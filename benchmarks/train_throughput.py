@@ -7,7 +7,8 @@ one process, one after the other, on whatever device is present, for the same nu
   baseline:     Trainer as the book writes it: full fine-tune, random batches, padding to the longest
                 sentence, AdamW (not fused), fp16 on a GPU only, fp32 on CPU; the e5-full preset's values
   tuned (full): the same full fine-tune with training.train's speed settings only (length-grouped
-                batches, padding to multiples of 8, bf16 autocast where supported, fused AdamW)
+                batches, padding to multiples of 8, bf16 autocast where supported, fused AdamW, and
+                on CPU dropout masks from training.speed instead of torch's bernoulli_)
   tuned:        training.train's recipe as the study runs it: the e5 preset (LoRA rank 16 + the
                 classifier head) with the same speed settings
 The F1 side of the trade comes from the study's own runs (results/adapter_vs_full.json): the LoRA
@@ -72,14 +73,16 @@ def measure(recipe: str, data, steps: int, tmp: str) -> dict:
                           train_dataset=train_set, data_collator=DataCollatorForTokenClassification(tokenizer),
                           processing_class=tokenizer)
         settings = {"fine_tuning": "full", "sampler": "random", "padding": "longest in batch",
-                    "optimizer": "adamw_torch", "precision": "fp16" if torch.cuda.is_available() else "fp32"}
+                    "optimizer": "adamw_torch", "precision": "fp16" if torch.cuda.is_available() else "fp32",
+                    "dropout": "torch (bernoulli_)"}
     else:
         targs = training_arguments(Path(tmp) / recipe, preset, quiet=True, eval_strategy="no", save_strategy="no",
                                    logging_strategy="no", max_steps=steps)
         trainer = build_trainer(model, tokenizer, targs, train_set)
         settings = {"fine_tuning": "LoRA rank 16 + classifier" if preset.lora else "full", "sampler": "group_by_length",
                     "padding": "longest in batch, multiple of 8", "optimizer": "adamw_torch_fused",
-                    "precision": mixed_precision()}
+                    "precision": mixed_precision(),
+                    "dropout": "torch (bernoulli_)" if torch.cuda.is_available() else "training.speed (SFC64 masks)"}
     result = {"preset": preset.name, "batch_size": preset.train_batch_size, **settings, **timed(trainer, train_set)}
     print(f"  {recipe:12s} {result['samples_per_s']:8.1f} samples/s", file=sys.stderr, flush=True)
     return result

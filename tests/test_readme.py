@@ -10,7 +10,7 @@ TEST_COMMAND = "HF_HUB_OFFLINE=1 .venv/bin/python -m pytest -q"
 
 def test_readme_gives_setup_and_test_commands():
     blocks = re.findall(r"```bash\n(.*?)\n```", README, re.DOTALL)
-    assert blocks[0] == "python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt && .venv/bin/python -m training.e5_base && .venv/bin/python app.py"
+    assert blocks[0] == "python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt && .venv/bin/python -m training.e5_base && .venv/bin/python -m space.backends.onnx_fp32 && .venv/bin/python app.py"
     assert blocks[1] == TEST_COMMAND
 
 

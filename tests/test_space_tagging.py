@@ -186,7 +186,7 @@ def test_a_backend_that_tags_everything_never_tags_a_control_character(tokenizer
 # --- the real smoke model ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["torch_fp32", "torch_int8"])
+@pytest.fixture(scope="module", params=["torch_fp32", "torch_int8", "onnx_fp32"])
 def smoke_tagger(smoke_run_dir, request):
     return load_tagger(smoke_run_dir, request.param)
 

@@ -79,6 +79,7 @@ def test_every_step_runs_and_covers_the_fifth_language(project, first_run):
     assert analysis["model"] == "de" and len(analysis["confusion_normalised"]) == 7
     cost = json.loads((project / "results" / "adapter_vs_full.json").read_text())
     assert set(cost) >= {"f1", "seed"} and "full_fine_tune" not in cost  # the smoke preset has no adapter
+    assert cost["f1"] == matrix["de"] and cost["trainable_parameters"] > 0
     check = json.loads((project / "results" / "pipeline_vs_space.json").read_text())
     assert set(check["models"]) == set(matrix) and check["languages"][-1] == "xx"
 

@@ -208,9 +208,13 @@ class Study:
 
     def write_adapter_cost(self) -> None:
         """What the adapter costs against a full fine-tune, and how much a second seed moves the scores."""
-        base = self.run_dir(ZERO_SHOT_SOURCE)
-        report = {"model": ZERO_SHOT_SOURCE, "preset": self.preset.name, "f1": self.f1_of(base),
-                  "trainable_parameters": rd.read_json(base, rd.RUN_INFO)["parameters"]["trainable"],
+        from training.train import load_base, parameter_counts
+
+        # The adapter's side from the committed matrix, not its run directory: the comparison can be
+        # completed on a fresh clone, where runs/ (ignored by git) is empty, without retraining the model.
+        matrix = json.loads((self.results_dir / res.F1_MATRIX_JSON).read_text(encoding="utf-8"))
+        report = {"model": ZERO_SHOT_SOURCE, "preset": self.preset.name, "f1": matrix[ZERO_SHOT_SOURCE],
+                  "trainable_parameters": parameter_counts(load_base(self.preset)[1])["trainable"],
                   # null until the second-seed step has run (python -m workflow.study runs it first)
                   "seed": ({"seed": self.preset.seed + 1, "f1": self.f1_of(self.seed_dir)}
                            if rd.is_finished(self.seed_dir) else None)}
@@ -255,7 +259,7 @@ class Study:
                   for n in CURVE_SIZES]
         steps.append(self.train_step(f"train-{ZERO_SHOT_SOURCE}-seed{self.preset.seed + 1}", ZERO_SHOT_SOURCE,
                                      self.seed_dir, "--seed", str(self.preset.seed + 1)))
-        cost_inputs = [evals[ZERO_SHOT_SOURCE]]
+        cost_inputs = [r / res.F1_MATRIX_JSON]
         optional_cost_inputs = [self.seed_dir / rd.RUN_INFO, self.seed_dir / rd.EVAL_RESULTS]
         if self.full_preset:
             steps.append(self.train_step(f"train-{ZERO_SHOT_SOURCE}-full", ZERO_SHOT_SOURCE, self.full_dir,
@@ -273,7 +277,7 @@ class Study:
             # The second seed and the full fine-tune are optional: `--only adapter-cost` reports what exists,
             # and reruns once they do.
             Step("adapter-cost", cost_inputs, [r / res.ADAPTER_COST_JSON], self.write_adapter_cost,
-                 optional_inputs=optional_cost_inputs),
+                 {"preset": self.preset.recipe()}, optional_inputs=optional_cost_inputs),
             Step("error-analysis", [*(error_model / n for n in _model_files(self.preset)),
                                     *self.parquet(ERROR_ANALYSIS_MODEL)],
                  [r / res.ERROR_ANALYSIS_JSON, r / res.ERROR_ANALYSIS_MD, r / res.CONFUSION_PNG],
