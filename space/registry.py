@@ -152,6 +152,22 @@ class Registry:
             self._taggers[key] = tagger
             return tagger
 
+    def warm_up(self, first: list[str]) -> threading.Thread:
+        """Load every bundled model in a background thread, those in `first` before the rest, so that the
+        first visitor does not wait for them. A model that fails is remembered as a request's load
+        would remember it; the thread itself never raises."""
+        def load_all() -> None:
+            for key in dict.fromkeys([*first, *self.specs]):
+                if key in self.specs and self.specs[key].bundled:
+                    try:
+                        self.get(key)
+                    except ModelLoadError:
+                        pass
+
+        thread = threading.Thread(target=load_all, name="panx-ner warm-up", daemon=True)
+        thread.start()
+        return thread
+
     def _folder(self, spec: ModelSpec) -> Path:
         if spec.bundled:
             return spec.folder

@@ -273,3 +273,45 @@ def test_examples_per_language_with_word_aligned_gold():
                 assert example.text[g["start"] : g["end"]] == g["word"] and {g["start"], g["end"]} <= bounds
             assert gold_for(example.text, examples) is example
     assert gold_for(examples["de"][1].text + " ", examples) is None  # edited text has no gold
+
+
+def test_warm_up_loads_every_bundled_model_in_the_background_first_ones_first(tmp_path, adapter_dir, loads, monkeypatch):
+    for key in ("de", "fr", "all", "en"):
+        shutil.copytree(adapter_dir, tmp_path / key)
+    reg = Registry(tmp_path)
+    real_get = reg.get
+
+    def get(key, on_load=None):  # en fails to load: the warm-up goes on and remembers it
+        if key == "en":
+            raise ModelLoadError("model 'en' (bundled) cannot be served: broken")
+        return real_get(key, on_load)
+
+    monkeypatch.setattr(reg, "get", get)
+    thread = reg.warm_up(first=["all", "fr"])
+    thread.join(timeout=30)
+    assert not thread.is_alive() and thread.daemon
+    assert loads == ["all", "fr", "de"]  # those asked for first, then the rest; it is not bundled
+    assert all(reg.is_loaded(k) for k in ("de", "fr", "all")) and not reg.is_loaded("it")
+
+
+def test_on_a_space_launch_warms_the_default_models_up_and_elsewhere_not(monkeypatch):
+    import torch
+
+    from space import serving
+
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # launch's setting would outlive the test
+
+    warmed = []
+
+    class Demo:
+        registry = type("R", (), {"warm_up": lambda self, first: warmed.append(first)})()
+
+        def launch(self, **settings):
+            return settings
+
+    monkeypatch.delenv(serving.SPACE_ID_ENV, raising=False)
+    serving.launch(Demo())
+    assert warmed == []
+    monkeypatch.setenv(serving.SPACE_ID_ENV, "panx-ner/compare")
+    serving.launch(Demo())
+    assert warmed == [default_models("de")]

@@ -101,8 +101,7 @@ def test_training_draws_different_attention_masks_and_learns():
     assert not torch.allclose(a, b)  # dropout is on
     loss = model(input_ids=ids, labels=torch.zeros_like(ids)).loss
     loss.backward()
-    assert all(p.grad is not None for p in model.parameters() if p.requires_grad and p.dim() > 1
-               and "position" not in str(p.shape))
+    assert all(p.grad is not None and p.grad.isfinite().all() for p in model.parameters())
 
 
 def test_panx_ners_trainer_trains_with_the_fast_dropout(tmp_path):

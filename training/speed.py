@@ -35,7 +35,7 @@ def keep_mask(shape: torch.Size, p: float) -> torch.Tensor:
     return torch.from_numpy(bits >= round(p * _LEVELS)).view(shape)
 
 
-def dropout(x: torch.Tensor, p: float) -> torch.Tensor:
+def drop(x: torch.Tensor, p: float) -> torch.Tensor:
     """x with each element zeroed with probability p and the rest scaled by 1 / (1 - p), as F.dropout."""
     if p == 1.0:
         return x * 0.0
@@ -50,28 +50,23 @@ class FastDropout(nn.Dropout):
             return super().forward(x)
         if not self.training or self.p == 0.0:
             return x
-        return dropout(x, self.p)
+        return drop(x, self.p)
 
 
-def _attention(module, query, key, value, attention_mask, dropout_p: float = 0.0, scaling=None, **kwargs):
+def _attention(module, query, key, value, attention_mask, dropout: float = 0.0, scaling=None, **kwargs):
     """SDPA, except in training on CPU: there SDPA's own math path (scores, softmax, dropout, weighted
     sum) with the mask from keep_mask. BERT's attention masks are SDPA's (boolean, or None)."""
-    if dropout_p == 0.0 or query.device.type != "cpu":
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout_p, scaling=scaling,
+    if dropout == 0.0 or query.device.type != "cpu":
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
     scores = torch.matmul(query, key.transpose(2, 3)) * (scaling if scaling is not None else query.shape[-1] ** -0.5)
     if attention_mask is not None:
         scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
-    probs = dropout(torch.softmax(scores, dim=-1), dropout_p)
+    probs = drop(torch.softmax(scores, dim=-1), dropout)
     return torch.matmul(probs, value).transpose(1, 2).contiguous(), None
 
 
-def _registered_attention(module, query, key, value, attention_mask, dropout: float = 0.0, **kwargs):
-    # transformers passes the probability as `dropout`, which would shadow the function of that name.
-    return _attention(module, query, key, value, attention_mask, dropout_p=dropout, **kwargs)
-
-
-AttentionInterface.register(FAST_ATTENTION, _registered_attention)
+AttentionInterface.register(FAST_ATTENTION, _attention)
 AttentionMaskInterface.register(FAST_ATTENTION, sdpa_mask)
 
 
