@@ -28,10 +28,10 @@ CONCURRENCY_ID = "models"
 CONCURRENCY = 2
 QUEUE_SIZE = 64
 MAX_REQUEST_BYTES = 4 * 2**20
+SPACE_ID_ENV = "SPACE_ID"  # set by Hugging Face on every Space
 # Intra-op threads per forward pass (launch() sets it). Measured on 2 busy cores: 1 thread ~2 ms
 # per sentence for a small model, 2 threads 80-250 ms as the threads wait on each other; parallel
 # requests use the cores better than threads inside one small forward pass.
-SPACE_ID_ENV = "SPACE_ID"  # set by Hugging Face on every Space
 TORCH_THREADS_ENV = "PANX_TORCH_THREADS"
 
 
