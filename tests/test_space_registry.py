@@ -275,23 +275,27 @@ def test_examples_per_language_with_word_aligned_gold():
     assert gold_for(examples["de"][1].text + " ", examples) is None  # edited text has no gold
 
 
-def test_warm_up_loads_every_bundled_model_in_the_background_first_ones_first(tmp_path, adapter_dir, loads, monkeypatch):
+def test_warm_up_loads_every_bundled_model_in_the_background_first_ones_first(tmp_path, adapter_dir, monkeypatch):
     for key in ("de", "fr", "all", "en"):
         shutil.copytree(adapter_dir, tmp_path / key)
+    calls = []
+
+    def load(folder, backend):  # en fails to load: the warm-up goes on past it, and the registry remembers it
+        calls.append(folder.name)
+        if folder.name == "en":
+            raise OSError("broken")
+        return fake_tagger
+
+    monkeypatch.setattr(registry_module, "load_tagger", load)
     reg = Registry(tmp_path)
-    real_get = reg.get
-
-    def get(key, on_load=None):  # en fails to load: the warm-up goes on and remembers it
-        if key == "en":
-            raise ModelLoadError("model 'en' (bundled) cannot be served: broken")
-        return real_get(key, on_load)
-
-    monkeypatch.setattr(reg, "get", get)
     thread = reg.warm_up(first=["all", "fr"])
     thread.join(timeout=30)
     assert not thread.is_alive() and thread.daemon
-    assert loads == ["all", "fr", "de"]  # those asked for first, then the rest; it is not bundled
+    assert calls == ["all", "fr", "de", "en"]  # those asked for first, then the rest; it is not bundled
     assert all(reg.is_loaded(k) for k in ("de", "fr", "all")) and not reg.is_loaded("it")
+    with pytest.raises(ModelLoadError, match="'en'.*broken"):
+        reg.get("en")
+    assert calls.count("en") == 1  # the remembered failure, not a second load
 
 
 def test_on_a_space_launch_warms_the_default_models_up_and_elsewhere_not(monkeypatch):
