@@ -260,6 +260,7 @@ class CardContext:
     error_language: str
     error_words: str
     error_is_this_model: bool
+    pipeline_words: str  # what the plain pipeline does with words; "" without results/pipeline_vs_space.json
     confusions: list[str]  # [] without results/error_analysis/error_analysis.json
     hardest_labels: list[str]
     plots: list[Plot]  # [] without plots
@@ -456,6 +457,35 @@ def _cost(inputs: CardInputs) -> tuple[list[CostRow], list[str]]:
     return rows, summary
 
 
+def _pipeline_words(inputs: CardInputs) -> str:
+    """The pipeline check's numbers for this model as one sentence (see workflow.pipeline_check)."""
+    check = inputs.pipeline_check
+    if not check:
+        return ""
+    spans = check["pipeline_spans"]
+    cut = next((example for example in map(_cut_word, check.get("inside_word_examples", [])) if example), "")
+    return (
+        f"On {fmt_count(check['sentences'])} PAN-X validation sentences ({fmt_count(check['sentences_per_language'])} "
+        f"each in {language_list(check['languages'])}), `aggregation_strategy=\"simple\"` returned {fmt_count(spans)} "
+        f"entities, of which {fmt_count(check['spans_inside_words'])} ({fmt_share(check['spans_inside_words'] / max(spans, 1))}) "
+        f"start or end inside a word and {fmt_count(check['spans_cutting_letters'])} "
+        f"({fmt_share(check['spans_cutting_letters'] / max(spans, 1))}) between two letters{cut}; its entity F1 "
+        f"there is {fmt_score(check['pipeline_f1'])}, against {fmt_score(check['space_f1'])} for panx-ner's Space, "
+        f"which tags whole words and splits punctuation off them."
+    )
+
+
+def _cut_word(example: dict[str, Any]) -> str:
+    """' (such as `Seeleopar` out of `Seeleoparden`)' for an example span that cuts a word, or ""."""
+    text, span = str(example.get("text", "")), str(example.get("span", ""))
+    if not example.get("cuts_letters") or not span or "`" in text or text.count(span) != 1:
+        return ""  # the word is found only where the span occurs once
+    start = text.index(span)
+    end = text.find(" ", start + len(span))
+    word = text[text.rfind(" ", 0, start) + 1 : end if end != -1 else len(text)]
+    return f" (such as `{span}` out of `{word}`)"
+
+
 def _error_analysis(inputs: CardInputs) -> tuple[list[str], list[str]]:
     """The analysis's top confusions and the labels with the highest mean loss, as sentences' parts."""
     analysis = inputs.error_analysis
@@ -596,6 +626,7 @@ def build_context(inputs: CardInputs, repo_id: str, metadata_yaml: str, license:
         error_language=LANGUAGE_NAMES[ERROR_ANALYSIS_MODEL],
         error_words=fmt_count(inputs.error_analysis.get("words", 0)),
         error_is_this_model=experiment == ERROR_ANALYSIS_MODEL,
+        pipeline_words=_pipeline_words(inputs),
         confusions=confusions,
         hardest_labels=hardest,
         plots=_plots(inputs, experiment),

@@ -32,6 +32,7 @@ from core.run_dir import (
     RUN_INFO,
     TRAINER_STATE,
     read_json,
+    weights_checksum,
 )
 
 # Keys the card reads, per file (the contract in core/run_dir.py).
@@ -52,6 +53,9 @@ EVAL_LOG_KEYS = ("eval_loss", "eval_f1", "epoch", "step")
 ADAPTER_COST_KEYS = ("model", "preset", "f1", "trainable_parameters", "seed")
 FULL_FINE_TUNE_KEYS = ("preset", "f1", "total", "trainable")
 ERROR_ANALYSIS_KEYS = ("model", "language", "words", "top_confusions", "per_label")
+PIPELINE_CHECK_KEYS = ("sentences_per_language", "languages", "models")
+PIPELINE_MODEL_KEYS = ("weights", "sentences", "pipeline_f1", "space_f1", "f1_gap", "pipeline_spans",
+                       "spans_inside_words", "spans_cutting_letters")
 CONFUSION_KEYS = ("gold", "predicted", "rate")
 LABEL_LOSS_KEYS = ("label", "count", "mean")
 # f1_matrix.json holds F1 rounded to 4 decimals; this run's row must agree with its eval_results.json.
@@ -97,6 +101,7 @@ class CardInputs:
     f1_matrix: dict[str, dict[str, float]]  # experiment -> language -> F1; {} without f1_matrix.json
     adapter_cost: dict[str, Any]  # results/adapter_vs_full.json; {} without it
     error_analysis: dict[str, Any]  # results/error_analysis/error_analysis.json; {} without it
+    pipeline_check: dict[str, Any]  # this model's entry of results/pipeline_vs_space.json (+ "languages"); {} without it
     train_languages: tuple[str, ...]  # LANGUAGES order
     eval_languages: tuple[str, ...]  # the languages eval_results.json holds, LANGUAGES order
     base_model: BaseModel
@@ -255,6 +260,23 @@ def _error_analysis(results_dir: Path) -> dict[str, Any]:
     return analysis
 
 
+def _pipeline_check(results_dir: Path, run_dir: Path, experiment: str) -> dict[str, Any]:
+    """This model's line of the plain-pipeline check, refused when it measured other weights."""
+    name = res.PIPELINE_CHECK_JSON
+    if not (results_dir / name).is_file():
+        return {}
+    report = _read_result(results_dir, name)
+    _require(report, PIPELINE_CHECK_KEYS, name)
+    if experiment not in report["models"]:
+        return {}
+    entry = report["models"][experiment]
+    _require(entry, PIPELINE_MODEL_KEYS, name, f"models.{experiment}")
+    if entry["weights"] != weights_checksum(run_dir):
+        raise _fail(name, f"measured other weights for {experiment!r} than this run's (a model trained since)")
+    return {**entry, "languages": _languages(report["languages"], name),
+            "sentences_per_language": report["sentences_per_language"]}
+
+
 def load_inputs(run_dir: str | Path, results_dir: str | Path | None = None) -> CardInputs:
     """Read and check a run directory and the study results in results_dir (None: no results, as in cards.assets)."""
     run_dir = Path(run_dir)
@@ -287,6 +309,7 @@ def load_inputs(run_dir: str | Path, results_dir: str | Path | None = None) -> C
         f1_matrix=_f1_matrix(results_dir, experiment, eval_results) if results_dir else {},
         adapter_cost=_adapter_cost(results_dir) if results_dir else {},
         error_analysis=_error_analysis(results_dir) if results_dir else {},
+        pipeline_check=_pipeline_check(results_dir, run_dir, experiment) if results_dir else {},
         train_languages=train_languages,
         eval_languages=eval_languages,
         base_model=resolve_base_model(str(run_info["base_model"])),

@@ -14,7 +14,8 @@ workflow read these files and never import training internals. Every file is JSO
     hyperparameters.json flat {name: scalar or null}: preset, fine_tuning, learning_rate,
                          train_batch_size, eval_batch_size, seed, optimizer, lr_scheduler_type,
                          warmup_ratio, num_epochs, weight_decay, mixed_precision, max_seq_length,
-                         label_all_subwords, lora_rank, lora_alpha, lora_dropout, lora_target_modules, init
+                         label_all_subwords, word_consistency, lora_rank, lora_alpha, lora_dropout,
+                         lora_target_modules, init
     eval_results.json    {"split": "test", "test_carved_from_validation": bool,
                           "languages": {lang: {"precision", "recall", "f1", "f1_ci95": [low, high],
                                                "num_sentences",
@@ -94,6 +95,19 @@ def is_adapter(run_dir: str | Path) -> bool:
 def model_files(run_dir: str | Path) -> tuple[str, ...]:
     """The files that hold the model of this run directory (adapter or full model)."""
     return ADAPTER_FILES if is_adapter(run_dir) else FULL_MODEL_FILES
+
+
+def weights_checksum(run_dir: str | Path) -> str:
+    """The first 16 hex digits of the SHA-256 of the model's weights file: which trained model a result
+    measured (the same in a run directory and in its bundled or published copy)."""
+    import hashlib
+
+    weights = Path(run_dir) / (ADAPTER_WEIGHTS if is_adapter(run_dir) else MODEL_WEIGHTS)
+    digest = hashlib.sha256()
+    with weights.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
 
 
 def is_finished(run_dir: str | Path) -> bool:

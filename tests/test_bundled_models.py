@@ -40,6 +40,19 @@ def test_bundle_is_complete_and_within_budget(registry):
 
 
 @pytest.mark.parametrize("experiment", list(EXPERIMENTS))
+def test_bundled_card_re_renders_from_the_bundled_logs(experiment):
+    """Every bundled folder is a finished run directory (model, logs without machine paths, card): a clone
+    re-renders the card that is there, number for number, without the machine that trained it."""
+    from cards import render_card
+    from core.facts import RESULTS_DIR
+
+    folder = BUNDLED_MODELS_DIR / experiment
+    assert rd.is_finished(folder), "run python -m workflow.study --only bundle"
+    assert render_card(folder, results_dir=RESULTS_DIR) == (folder / rd.CARD).read_text(encoding="utf-8"), (
+        "the bundled card is stale: python -m workflow.study --only bundle")
+
+
+@pytest.mark.parametrize("experiment", list(EXPERIMENTS))
 def test_bundled_model_tags_the_books_sentence(registry, experiment):
     sentence = EXAMPLE_SENTENCES[LANGUAGES[0]]
     out = registry.get(experiment)(sentence)
@@ -73,6 +86,19 @@ def test_bundled_card_snippets_give_whole_words_with_plain_pipeline(experiment):
     assert first == "True" and last_sentence == BOOK_SENTENCE_ENTITIES  # past the first 512 tokens, with stride
 
 
+def test_the_pipeline_check_measured_the_bundled_weights():
+    """results/pipeline_vs_space.json (whose numbers the cards quote) is about these very models."""
+    import json
+
+    from core import results as res
+    from core.facts import RESULTS_DIR
+
+    report = json.loads((RESULTS_DIR / res.PIPELINE_CHECK_JSON).read_text(encoding="utf-8"))
+    assert {key: report["models"][key]["weights"] for key in EXPERIMENTS} == {
+        key: rd.weights_checksum(BUNDLED_MODELS_DIR / key) for key in EXPERIMENTS}, (
+        "python -m workflow.study --only pipeline-check bundle")
+
+
 def test_plain_pipeline_keeps_words_whole_on_pan_x(data_dir):
     """aggregation_strategy="simple" on raw PAN-X text: a span cut between two letters ("Jeff De",
     "Zür") is what labelling every subword prevents. 100 German validation sentences."""
@@ -84,7 +110,7 @@ def test_plain_pipeline_keeps_words_whole_on_pan_x(data_dir):
     texts = [" ".join(tokens) for tokens, _ in validation_sentences(data_dir, 100)[:100]]
     spans = [(text, e["start"], e["end"]) for text, entities in zip(texts, ner(texts)) for e in entities]
     broken = [text[start:end] for text, start, end in spans if cuts_letters(text, start, end)]
-    # Measured: 4 of 133 (3%; results/pipeline_vs_space.json has all six models). Trained with the
+    # Measured: 4 of 132 (3%; results/pipeline_vs_space.json has all six models). Trained with the
     # continuation subwords ignored (-100), as before, far more words came out broken.
     assert len(spans) > 100 and len(broken) <= 0.05 * len(spans), broken
 

@@ -67,7 +67,7 @@ def first_run(project):
 
 def test_every_step_runs_and_covers_the_fifth_language(project, first_run):
     steps = ran(first_run)
-    assert "train-xx" in steps and "train-all" in steps and steps[-1] == "pipeline-check"
+    assert "train-xx" in steps and "train-all" in steps and steps[-2:] == ["pipeline-check", "bundle"]
     matrix = json.loads((project / "results" / "f1_matrix.json").read_text())
     assert list(matrix) == ["de", "de-fr", "fr", "it", "en", "xx", "all"]
     assert all(list(row) == ["de", "fr", "it", "en", "xx"] for row in matrix.values())
@@ -87,11 +87,49 @@ def test_every_step_runs_and_covers_the_fifth_language(project, first_run):
 def test_the_fifth_language_reaches_cards_and_the_space(project, first_run):
     card = (project / "models" / "xx" / "README.md").read_text()
     assert card.startswith("---") and "Testish" in card
+    check = json.loads((project / "results" / "pipeline_vs_space.json").read_text())["models"]["xx"]
+    flat = " ".join(card.split())
+    assert "**Pieces of words.**" in flat and f"entity F1 there is {check['pipeline_f1']:.4f}" in flat
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(project)}
     code = ("from core.facts import LANGUAGES, EXPERIMENTS, count_words; from space.registry import Registry; "
             "r = Registry('models'); print(list(r.specs), count_words(len(LANGUAGES)))")
     out = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True, check=True)
     assert "'xx'" in out.stdout and out.stdout.strip().endswith("five")
+
+
+def test_a_bundled_model_carries_its_logs_and_its_card_re_renders_from_them(project, first_run):
+    """A clone has no runs/ (ignored by git): the bundled folder alone must give its card back."""
+    from core import run_dir as rd
+
+    folder = project / "models" / "de"
+    assert rd.is_finished(folder)
+    assert not any(str(project) in (folder / name).read_text() for name in rd.LOG_FILES)
+    shutil.rmtree(project / "runs" / "de.moved", ignore_errors=True)
+    (project / "runs" / "de").rename(project / "runs" / "de.moved")
+    try:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(project)}
+        code = "from cards import render_card; print(render_card('models/de', results_dir='results'), end='')"
+        out = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True)
+    finally:
+        (project / "runs" / "de.moved").rename(project / "runs" / "de")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout == (folder / rd.CARD).read_text(encoding="utf-8")
+
+
+def test_a_run_counts_as_the_studys_only_when_made_with_its_recipe(project, first_run):
+    """The adapter-cost step reports a second seed only if it was trained with the study's recipe."""
+    from dataclasses import replace
+
+    from training.presets import get_preset
+    from workflow.study import _made_by
+
+    # This process knows four languages, the project's copy five: name the ones its runs were evaluated on.
+    seed_run, seed_args = project / "runs" / "de-seed43", ("--seed", "43", "--eval-languages", "de,fr,it,en,xx")
+    trained_with = replace(get_preset("smoke"), num_epochs=1)  # the study above passes --num-epochs=1
+    assert _made_by(seed_run, trained_with, "de", seed_args)
+    assert not _made_by(seed_run, replace(trained_with, word_consistency=1.0), "de", seed_args)
+    assert not _made_by(seed_run, trained_with, "de", ("--seed", "44", *seed_args[2:]))
+    assert not _made_by(seed_run, trained_with, "fr", seed_args)
 
 
 def test_a_second_run_skips_everything_even_from_another_folder(project, first_run):
@@ -119,9 +157,10 @@ def test_only_steps_whose_inputs_or_outputs_changed_run_again(project, first_run
     # Last of the runs on this project: it leaves the pipeline check recorded with other parameters.
     (project / "results" / "f1_matrix.png").unlink()  # a lost output: its step alone runs again
     assert ran(study(project)) == ["matrix"]
-    # A parameter is an input too: more sentences for the pipeline check reruns that step only.
+    # A parameter is an input too: more sentences for the pipeline check rerun that step, and the
+    # bundle, whose cards quote the check.
     result = study(project, "--check-sentences", "9")
-    assert ran(result) == ["pipeline-check"] and "parameters changed" in result.stderr
+    assert ran(result) == ["pipeline-check", "bundle"] and "parameters changed" in result.stderr
 
 
 def test_bad_input(tmp_path, capsys):

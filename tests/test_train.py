@@ -75,7 +75,7 @@ def test_lora_on_the_offline_base_leaves_an_adapter_that_pipeline_loads(tmp_path
     assert info["adapter"] and 1_000_000 < info["parameters"]["trainable"] < 2_000_000 < info["parameters"]["total"]
     assert info["model_name"] == "multilingual-e5-small-finetuned-panx-de"
     hyper = rd.read_json(out, rd.HYPERPARAMETERS)
-    assert hyper["lora_rank"] == 16 and hyper["label_all_subwords"] is True
+    assert hyper["lora_rank"] == 16 and hyper["label_all_subwords"] is True and hyper["word_consistency"] == 1.0
     ner = pipeline("token-classification", model=str(out), aggregation_strategy="simple")
     assert isinstance(ner("Angela Merkel besuchte Paris."), list)
 
@@ -93,6 +93,9 @@ def test_unknown_experiment_and_preset_list_valid_ones():
     (["--max-train-samples", "0"], "--max-train-samples must be greater than 0, not 0"),
     (["--max-eval-samples", "-5"], "--max-eval-samples must be greater than 0, not -5"),
     (["--learning-rate", "0"], "--learning-rate must be greater than 0"),
+    (["--word-consistency", "-1"], "--word-consistency must be a finite number, 0 or more, not -1"),
+    (["--word-consistency", "nan"], "--word-consistency must be a finite number, 0 or more, not nan"),
+    (["--word-consistency", "inf"], "--word-consistency must be a finite number, 0 or more, not inf"),
     (["--max-seq-length", "0"], "--max-seq-length must be at least 8"),
     (["--eval-languages", "de,xx"], "unknown language 'xx' in --eval-languages; valid languages: de, fr, it, en"),
     (["--eval-languages", ","], "--eval-languages is empty"),

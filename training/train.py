@@ -54,6 +54,7 @@ from training.metrics import align_predictions, bootstrap_f1, compute_metrics, s
 from training.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from training.runtime import device_description, library_versions, mixed_precision
 from training.speed import use_fast_dropout
+from training.word_loss import WordConsistentTrainer
 
 CHECKPOINTS = "checkpoints"
 OVERWRITE_SUFFIX = ".new"  # --overwrite trains here, beside the old run, which goes only at the end
@@ -88,6 +89,9 @@ class TrainArguments:
     lora_rank: int | None = field(
         default=None, metadata={"help": "overrides the preset's LoRA rank (alpha keeps its ratio to the rank)"}
     )
+    word_consistency: float | None = field(
+        default=None, metadata={"help": "overrides the preset's word-consistency weight (training/word_loss.py)"}
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "cap on training sentences"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "cap on validation/test sentences per language"})
     eval_languages: str = field(default=",".join(LANGUAGES), metadata={"help": "comma-separated test languages"})
@@ -113,6 +117,8 @@ class TrainArguments:
         for flag, value in positive.items():
             if value is not None and not value > 0:
                 raise InputError(f"{flag} must be greater than 0, not {value}")
+        if self.word_consistency is not None and not 0 <= self.word_consistency < float("inf"):
+            raise InputError(f"--word-consistency must be a finite number, 0 or more, not {self.word_consistency}")
         if self.max_seq_length < MIN_SEQ_LENGTH:
             raise InputError(f"--max-seq-length must be at least {MIN_SEQ_LENGTH} (two special tokens and a word), "
                              f"not {self.max_seq_length}")
@@ -133,6 +139,7 @@ def resolved_preset(args: TrainArguments) -> Preset:
         "num_epochs": args.num_epochs,
         "train_batch_size": args.train_batch_size,
         "max_train_samples": args.max_train_samples,
+        "word_consistency": args.word_consistency,
     }
     preset = replace(preset, **{k: v for k, v in overrides.items() if v is not None})
     if args.lora_rank is not None:
@@ -239,11 +246,13 @@ def training_arguments(out: Path, preset: Preset, quiet: bool = False, **overrid
     return TrainingArguments(**{**settings, **overrides})
 
 
-def build_trainer(model, tokenizer, targs: TrainingArguments, train_set, eval_set=None) -> Trainer:
-    """The Trainer as panx-ner uses it: dynamic padding to multiples of 8 (friendlier kernels), and
-    dropout masks drawn by training.speed (the same distribution, a fraction of the CPU time)."""
+def build_trainer(model, tokenizer, targs: TrainingArguments, train_set, eval_set=None,
+                  word_consistency: float = 0.0) -> Trainer:
+    """The Trainer as panx-ner uses it: dynamic padding to multiples of 8 (friendlier kernels),
+    dropout masks drawn by training.speed (the same distribution, a fraction of the CPU time), and
+    the word-consistency loss of training.word_loss when the preset weighs it."""
     use_fast_dropout(model)
-    return Trainer(
+    return WordConsistentTrainer(
         model=model,
         args=targs,
         train_dataset=train_set,
@@ -251,6 +260,7 @@ def build_trainer(model, tokenizer, targs: TrainingArguments, train_set, eval_se
         data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8),
         processing_class=tokenizer,
         compute_metrics=compute_metrics,
+        word_consistency=word_consistency,
     )
 
 
@@ -292,6 +302,7 @@ def hyperparameters(preset: Preset, args: TrainArguments, targs: TrainingArgumen
         "mixed_precision": mixed_precision(),
         "max_seq_length": args.max_seq_length,
         "label_all_subwords": preset.label_all_subwords,
+        "word_consistency": preset.word_consistency,
         "lora_rank": lora.rank if lora else None,
         "lora_alpha": lora.alpha if lora else None,
         "lora_dropout": lora.dropout if lora else None,
@@ -329,7 +340,7 @@ def main(argv: list[str] | None = None) -> Path | None:
         work.mkdir(parents=True, exist_ok=True)
         write_json(work / rd.DATA_SUMMARY, data.summary())
         write_json(work / rd.HYPERPARAMETERS, hyperparameters(preset, args, targs))
-    trainer = build_trainer(model, tokenizer, targs, train_set, validation_set)
+    trainer = build_trainer(model, tokenizer, targs, train_set, validation_set, preset.word_consistency)
     started = time.perf_counter()
     checkpoint = last_complete_checkpoint(work) if args.resume else None
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)

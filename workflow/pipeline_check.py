@@ -10,7 +10,8 @@ start or end inside a PAN-X token, and among them those that cut between two let
 as opposed to a name inside a hyphenated compound, "Broadway-Besetzung"), and compares both paths'
 entity F1 (exact character spans and type) against the gold spans. `aggregation_strategy="first"` (each whitespace-delimited word takes its first
 subword's label) is measured beside it: word-aligned by construction on such text, but it glues
-punctuation that touches a word ("München.") in raw text.
+punctuation that touches a word ("München.") in raw text. Each model's entry names the checksum of
+the weights it measured, so the cards that quote it (and the tests) can tell a stale check.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from core import run_dir as rd
 from core.bio import tag_spans
 from core.cli import run
 from core.facts import BUNDLED_MODELS_DIR, EXPERIMENTS, LABELS, LANGUAGES, RESULTS_DIR, default_data_dir
@@ -98,6 +100,7 @@ def check_model(folder: Path, sentences: list[tuple[list[str], list[int]]]) -> d
             counts[path][2] += len(spans & gold)
     scores = {path: round(f1(*c), 4) for path, c in counts.items()}
     return {
+        "weights": rd.weights_checksum(folder),  # which trained model this measured (cards check it)
         "sentences": len(sentences),
         "pipeline_f1": scores["pipeline"],
         "space_f1": scores["space"],

@@ -215,9 +215,9 @@ class Study:
         matrix = json.loads((self.results_dir / res.F1_MATRIX_JSON).read_text(encoding="utf-8"))
         report = {"model": ZERO_SHOT_SOURCE, "preset": self.preset.name, "f1": matrix[ZERO_SHOT_SOURCE],
                   "trainable_parameters": parameter_counts(load_base(self.preset)[1])["trainable"],
-                  # null until the second-seed step has run (python -m workflow.study runs it first)
+                  # null until the second-seed step has run with this recipe (python -m workflow.study runs it first)
                   "seed": ({"seed": self.preset.seed + 1, "f1": self.f1_of(self.seed_dir)}
-                           if rd.is_finished(self.seed_dir) else None)}
+                           if _made_by(self.seed_dir, self.preset, ZERO_SHOT_SOURCE, self.seed_args) else None)}
         if self.full_preset and rd.is_finished(self.full_dir):
             report["full_fine_tune"] = {"preset": self.full_preset.name, "f1": self.f1_of(self.full_dir),
                                         **rd.read_json(self.full_dir, rd.RUN_INFO)["parameters"]}
@@ -226,6 +226,10 @@ class Study:
     @property
     def full_dir(self) -> Path:
         return self.runs_dir / f"{ZERO_SHOT_SOURCE}-full"
+
+    @property
+    def seed_args(self) -> tuple[str, ...]:
+        return ("--seed", str(self.preset.seed + 1))
 
     @property
     def seed_dir(self) -> Path:
@@ -245,8 +249,10 @@ class Study:
     def write_pipeline_check(self) -> None:
         from workflow.pipeline_check import check_models
 
+        # The run directories' models: the very weights bundle copies (the report names their checksums),
+        # checked before bundling so that the cards can say what the plain pipeline does with them.
         write_json(self.results_dir / res.PIPELINE_CHECK_JSON,
-                   check_models({exp: self.models_dir / exp for exp in EXPERIMENTS}, self.data_dir, self.check_sentences))
+                   check_models({exp: self.run_dir(exp) for exp in EXPERIMENTS}, self.data_dir, self.check_sentences))
 
     # --- the plan ---------------------------------------------------------------------------------
 
@@ -258,7 +264,7 @@ class Study:
                                   "--max-train-samples", str(n), "--eval-languages", CURVE_LANGUAGE)
                   for n in CURVE_SIZES]
         steps.append(self.train_step(f"train-{ZERO_SHOT_SOURCE}-seed{self.preset.seed + 1}", ZERO_SHOT_SOURCE,
-                                     self.seed_dir, "--seed", str(self.preset.seed + 1)))
+                                     self.seed_dir, *self.seed_args))
         cost_inputs = [r / res.F1_MATRIX_JSON]
         optional_cost_inputs = [self.seed_dir / rd.RUN_INFO, self.seed_dir / rd.EVAL_RESULTS]
         if self.full_preset:
@@ -266,9 +272,10 @@ class Study:
                                          preset=self.full_preset))
             optional_cost_inputs += [self.full_dir / rd.RUN_INFO, self.full_dir / rd.EVAL_RESULTS]
         error_model = self.run_dir(ERROR_ANALYSIS_MODEL)
-        bundled_models = [self.models_dir / exp / name for exp in EXPERIMENTS for name in _model_files(self.preset)]
-        bundled = [*bundled_models, *(self.models_dir / exp / rd.CARD for exp in EXPERIMENTS)]
-        card_results = [r / res.F1_MATRIX_JSON, r / res.ADAPTER_COST_JSON, r / res.ERROR_ANALYSIS_JSON]
+        bundled = [self.models_dir / exp / name for exp in EXPERIMENTS
+                   for name in (*_model_files(self.preset), *rd.LOG_FILES, rd.CARD)]
+        card_results = [r / res.F1_MATRIX_JSON, r / res.ADAPTER_COST_JSON, r / res.ERROR_ANALYSIS_JSON,
+                        r / res.PIPELINE_CHECK_JSON]
         steps += [
             Step("matrix", list(evals.values()), [r / res.F1_MATRIX_JSON, r / res.F1_MATRIX_MD, r / res.F1_MATRIX_PNG],
                  self.write_matrix, {"base": self.preset.base_model}),
@@ -282,12 +289,13 @@ class Study:
                                     *self.parquet(ERROR_ANALYSIS_MODEL)],
                  [r / res.ERROR_ANALYSIS_JSON, r / res.ERROR_ANALYSIS_MD, r / res.CONFUSION_PNG],
                  self.write_error_analysis),
+            Step("pipeline-check", [*(self.run_dir(exp) / n for exp in EXPERIMENTS for n in _model_files(self.preset)),
+                                    *(p for lang in LANGUAGES for p in self.parquet(lang))],
+                 [r / res.PIPELINE_CHECK_JSON], self.write_pipeline_check, {"sentences": self.check_sentences}),
+            # The plots too: each bundled folder carries copies of those its card links.
             Step("bundle", [*(self.run_dir(exp) / n for exp in EXPERIMENTS
                               for n in (*rd.LOG_FILES, *_model_files(self.preset))), *card_results],
-                 bundled, self.write_bundle),
-            # The bundled weights, not their cards: a re-rendered card changes nothing the check measures.
-            Step("pipeline-check", [*bundled_models, *(p for lang in LANGUAGES for p in self.parquet(lang))],
-                 [r / res.PIPELINE_CHECK_JSON], self.write_pipeline_check, {"sentences": self.check_sentences}),
+                 bundled, self.write_bundle, optional_inputs=[r / name for name in res.PLOTS]),
         ]
         return steps
 
@@ -322,6 +330,7 @@ def _made_by(run_dir: Path, preset: Preset, experiment: str, extra: tuple[str, .
     expected_seed = int(extra[extra.index("--seed") + 1]) if "--seed" in extra else preset.seed
     same = (hyper.get("preset") == preset.name and hyper.get("learning_rate") == preset.learning_rate
             and hyper.get("num_epochs") == preset.num_epochs and hyper.get("seed") == expected_seed
+            and hyper.get("word_consistency", 0.0) == preset.word_consistency
             and info.get("experiment") == experiment and info.get("eval_languages") == list(_eval_languages(extra)))
     if "--max-train-samples" in extra:  # the Trainer's step count gives the number of sentences away
         samples = int(extra[extra.index("--max-train-samples") + 1])
