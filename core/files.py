@@ -1,4 +1,5 @@
-"""Atomic writes: a file or folder is either the old one or the complete new one, never half written.
+"""Atomic writes: a file or folder is either the old one or the complete new one, never half written;
+and the one file checksum (sha256_of) that the study's lock, the offline base and the results use.
 
 Everything a later step trusts (JSON, Markdown, plots, bundled folders) is written to a temporary
 name beside its target and renamed over it, so an interrupted or failed write leaves nothing that
@@ -7,6 +8,7 @@ passes for finished.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -79,3 +81,12 @@ def replace_folder(new: Path, target: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def sha256_of(path: str | Path) -> str:
+    """The SHA-256 hex digest of a file, read in 4 MiB chunks (weights files are hundreds of MB)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

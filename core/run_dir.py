@@ -100,14 +100,9 @@ def model_files(run_dir: str | Path) -> tuple[str, ...]:
 def weights_checksum(run_dir: str | Path) -> str:
     """The first 16 hex digits of the SHA-256 of the model's weights file: which trained model a result
     measured (the same in a run directory and in its bundled or published copy)."""
-    import hashlib
+    from core.files import sha256_of
 
-    weights = Path(run_dir) / (ADAPTER_WEIGHTS if is_adapter(run_dir) else MODEL_WEIGHTS)
-    digest = hashlib.sha256()
-    with weights.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
+    return sha256_of(Path(run_dir) / (ADAPTER_WEIGHTS if is_adapter(run_dir) else MODEL_WEIGHTS))[:16]
 
 
 def is_finished(run_dir: str | Path) -> bool:

@@ -34,6 +34,7 @@ import numpy as np
 
 from core.cli import InputError, run
 from core.facts import ID2LABEL, LABEL2ID, OFFLINE_BASE_ID, OFFLINE_BASE_SOURCE
+from core.files import sha256_of
 
 # Bump when the conversion itself changes: the cached folder is then rebuilt.
 CONVERTER_VERSION = 1
@@ -97,14 +98,6 @@ def source_path() -> Path:
     if not path.is_file():
         raise BaseBuildError(f"{path} is missing; reinstall it: pip install --force-reinstall {OFFLINE_BASE_SOURCE}")
     return path
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def parse(data: bytes | memoryview, where: str = SOURCE_FILE) -> E5File:
@@ -313,7 +306,7 @@ def is_built(folder: Path, checksum: str) -> bool:
 def build(progress: bool = True, force: bool = False) -> Path:
     """Build the base into the Hugging Face cache unless it is there already; returns its folder."""
     source = source_path()
-    checksum = sha256(source)
+    checksum = sha256_of(source)
     revision = revision_of(checksum)
     folder = cache_folder(revision)
     if is_built(folder, checksum) and not force:

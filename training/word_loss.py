@@ -19,6 +19,8 @@ same whitespace word the pipeline check (workflow.pipeline_check) measures again
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from transformers import PreTrainedTokenizerBase, Trainer
 
@@ -35,6 +37,7 @@ def continuation_pieces(tokenizer: PreTrainedTokenizerBase) -> torch.Tensor:
     return torch.tensor([i not in special and not piece.startswith(WORD_START) for i, piece in enumerate(pieces)])
 
 
+@functools.cache  # one small constant, asked for at every training step
 def type_matrix() -> torch.Tensor:
     """(labels, types) 0/1 matrix summing B-X and I-X into X; O stays O."""
     columns = ["O", *dict.fromkeys(label[2:] for label in LABELS if label != "O")]

@@ -17,19 +17,17 @@ from pathlib import Path
 
 from cards import card_assets, render_card
 from core import run_dir as rd
-from core.files import staged_folder, write_json, write_text
+from core.files import staged_folder, write_text
+from workflow.publish import copy_portable_logs
 
 
 def bundle(run_dir: str | Path, dest: str | Path, results_dir: str | Path | None) -> Path:
     """Write dest (replaced whole, only once the new folder is complete) from a finished run."""
-    from workflow.publish import portable
-
     run_dir = rd.check_finished(run_dir)
     with staged_folder(dest) as staging:
         for name in rd.model_files(run_dir):
             shutil.copy2(run_dir / name, staging / name)
-        for name in rd.LOG_FILES:
-            write_json(staging / name, portable(rd.read_json(run_dir, name)))
+        copy_portable_logs(run_dir, staging)
         for relative, source in card_assets(results_dir).items():  # the card's plots/ links resolve here too
             (staging / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, staging / relative)

@@ -117,6 +117,12 @@ def portable(value: Any) -> Any:
     return value
 
 
+def copy_portable_logs(run_dir: Path, dest: Path) -> None:
+    """The run's logs into dest as they are published: without this machine's folders or the token."""
+    for name in rd.LOG_FILES:
+        write_json(dest / name, portable(rd.read_json(run_dir, name)))
+
+
 def check_portable(folder: Path, local_folders: list[Path | None]) -> None:
     """Refuse a release whose text names this machine's folders or holds the token (a last check:
     the logs were made portable, but a card or a bundled file could still carry one)."""
@@ -180,8 +186,7 @@ def stage_release(run_dir: Path, dest: Path, repo_id: str, results_dir: Path | N
     from core.loading import load_token_classifier
 
     run_dir = rd.check_finished(run_dir)
-    for name in rd.LOG_FILES:
-        write_json(dest / name, portable(rd.read_json(run_dir, name)))
+    copy_portable_logs(run_dir, dest)
     # Rendered from the copied logs, so the card says exactly what the release holds.
     write_text(dest / rd.CARD, render_card(dest, results_dir=results_dir, repo_id=repo_id))
     tokenizer, model = load_token_classifier(run_dir)  # an adapter comes back merged into its base

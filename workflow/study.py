@@ -44,7 +44,7 @@ from core.facts import (
     default_data_dir,
     hub_base,
 )
-from core.files import write_json, write_text
+from core.files import sha256_of, write_json, write_text
 from training.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from training.runtime import device_description
 
@@ -69,13 +69,7 @@ class Step:
 
 
 def checksum(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
+    return sha256_of(path)[:16] if path.is_file() else None
 
 
 def params_checksum(params: dict) -> str:
@@ -316,9 +310,9 @@ def _base_revision(base_model: str) -> str:
 
     if base_model != OFFLINE_BASE_ID:
         return base_model
-    from training.e5_base import revision_of, sha256, source_path
+    from training.e5_base import revision_of, source_path
 
-    return revision_of(sha256(source_path()))
+    return revision_of(sha256_of(source_path()))
 
 
 def _made_by(run_dir: Path, preset: Preset, experiment: str, extra: tuple[str, ...]) -> bool:
