@@ -469,10 +469,24 @@ def _pipeline_words(inputs: CardInputs) -> str:
         f"each in {language_list(check['languages'])}), `aggregation_strategy=\"simple\"` returned {fmt_count(spans)} "
         f"entities, of which {fmt_count(check['spans_inside_words'])} ({fmt_share(check['spans_inside_words'] / max(spans, 1))}) "
         f"start or end inside a word and {fmt_count(check['spans_cutting_letters'])} "
-        f"({fmt_share(check['spans_cutting_letters'] / max(spans, 1))}) between two letters{cut}; its entity F1 "
-        f"there is {fmt_score(check['pipeline_f1'])}, against {fmt_score(check['space_f1'])} for panx-ner's Space, "
-        f"which tags whole words and splits punctuation off them."
+        f"({fmt_share(check['spans_cutting_letters'] / max(spans, 1))}) between two letters{cut}"
+        f"{_own_languages_words(inputs)}; its entity F1 there is {fmt_score(check['pipeline_f1'])}, against "
+        f"{fmt_score(check['space_f1'])} for panx-ner's Space, which tags whole words."
     )
+
+
+def _own_languages_words(inputs: CardInputs) -> str:
+    """', and 3 of 390 (0.8%) on German, the language it was trained on' where the check also read
+    text in other languages (zero-shot text breaks more words); "" where it read only those."""
+    by_language = inputs.pipeline_check["by_language"]
+    own = [lang for lang in inputs.train_languages if lang in by_language]
+    if not own or len(own) == len(by_language):
+        return ""
+    inside = sum(by_language[lang]["spans_inside_words"] for lang in own)
+    spans = sum(by_language[lang]["pipeline_spans"] for lang in own)
+    which = "the language it was trained on" if len(own) == 1 else "the languages it was trained on"
+    share = fmt_share(inside / max(spans, 1))
+    return f", and {fmt_count(inside)} of {fmt_count(spans)} ({share}) on {language_list(own)}, {which}"
 
 
 def _cut_word(example: dict[str, Any]) -> str:

@@ -55,7 +55,8 @@ FULL_FINE_TUNE_KEYS = ("preset", "f1", "total", "trainable")
 ERROR_ANALYSIS_KEYS = ("model", "language", "words", "top_confusions", "per_label")
 PIPELINE_CHECK_KEYS = ("sentences_per_language", "languages", "models")
 PIPELINE_MODEL_KEYS = ("weights", "sentences", "pipeline_f1", "space_f1", "f1_gap", "pipeline_spans",
-                       "spans_inside_words", "spans_cutting_letters")
+                       "spans_inside_words", "spans_cutting_letters", "by_language")
+PIPELINE_LANGUAGE_KEYS = ("sentences", "pipeline_spans", "spans_inside_words")
 CONFUSION_KEYS = ("gold", "predicted", "rate")
 LABEL_LOSS_KEYS = ("label", "count", "mean")
 # f1_matrix.json holds F1 rounded to 4 decimals; this run's row must agree with its eval_results.json.
@@ -271,6 +272,11 @@ def _pipeline_check(results_dir: Path, run_dir: Path, experiment: str) -> dict[s
         return {}
     entry = report["models"][experiment]
     _require(entry, PIPELINE_MODEL_KEYS, name, f"models.{experiment}")
+    if set(entry["by_language"]) != set(report["languages"]):
+        raise _fail(name, f"models.{experiment}.by_language has {sorted(entry['by_language'])}, "
+                          f"not the report's languages {sorted(report['languages'])}")
+    for lang, counts in entry["by_language"].items():
+        _require(counts, PIPELINE_LANGUAGE_KEYS, name, f"models.{experiment}.by_language.{lang}")
     if entry["weights"] != weights_checksum(run_dir):
         raise _fail(name, f"measured other weights for {experiment!r} than this run's (a model trained since)")
     return {**entry, "languages": _languages(report["languages"], name),

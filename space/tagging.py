@@ -5,7 +5,8 @@ can start or end an entity inside a word (transformers issue #27876), and it sil
 long texts. Here the model sees pre-split words, as in training (PAN-X is word-tokenised and
 training labels only a word's first subword), so:
 
-    split_words(text)   words and their character offsets; punctuation is its own word, as in PAN-X
+    split_words(text)   words and their character offsets, as PAN-X tokenises: punctuation is its own
+                        word, but initials and abbreviations keep their stop ("J.", "U.S.", "St.")
     plan_windows(...)   groups of whole sentences under the model's length limit; an over-long
                         sentence is cut into overlapping word windows so nothing is truncated
     Tagger.__call__     one batched forward pass over the windows; each word takes the prediction
@@ -29,12 +30,25 @@ import numpy as np
 
 from core.bio import tag_spans
 
-# A word: letters/digits with inner hyphens or apostrophes kept ("États-Unis", "d'Uruguay", as in
-# PAN-X's tokens); any other non-space character is a word of its own (punctuation, emoji), except
-# control and format characters (NUL, zero-width space, bidi marks): they are never words, so they
-# can never be tagged as an entity.
-_WORD = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
-# Words that end a sentence: windows are cut after them when a text needs several windows.
+# Titles and abbreviations that keep their full stop, in print and in PAN-X's tokens ("St. Gallen").
+ABBREVIATIONS = ("Bros", "Co", "Col", "Dr", "Hl", "Inc", "Jr", "Ltd", "Mr", "Mrs", "Ms", "Mt", "Nr", "Prof", "Sr",
+                 "St", "Ste", "Vol", "vs")
+# Upper-case Latin letters (ASCII, Latin-1, Latin Extended-A/B): an initial is one of them.
+_UPPER = "".join(re.escape(c) for c in map(chr, range(0x250)) if c.isupper())
+# A word, as PAN-X tokenises: the first alternatives keep a full stop in the word where PAN-X does
+# (and the entity spans it labels do), so that the Space's spans can match them; sentence-final
+# stops stay words of their own ("in Zürich." -> "Zürich", ".").
+_WORD = re.compile(
+    r"(?<!\w)[^\W\d_](?:\.[^\W\d_])+\.?"  # single letters joined by stops: "U.S.", "D.C", "d.h."
+    rf"|(?<!\w)(?:{'|'.join(ABBREVIATIONS)})\."  # "St.", "Dr.", "Inc."
+    rf"|(?<!\w)(?:[{_UPPER}]|[IVXLC]+|\d{{1,3}})\.(?=\s+\w)"  # before a next word: "J. R. R.", "Ludwig II.", "1. FC"
+    r"|(?<!\S)['’][sS](?!\w)"  # the possessive written apart, as PAN-X does: "Jack 's"
+    r"|\w+(?:[-'’]\w+)*"  # letters/digits with inner hyphens or apostrophes: "États-Unis", "d'Uruguay"
+    r"|([^\w\s])\1*"  # any other character is a word of its own (punctuation, emoji); a run of one is one: "''", "..."
+)
+# Control and format characters (NUL, zero-width space, bidi marks) are never words (split_words
+# drops them), so they can never be tagged as an entity.
+# Characters that end a sentence: a text that needs several windows is cut after a word made of them.
 SENTENCE_END = frozenset({".", "!", "?", "…", "。", "！", "？", "؟", "।"})
 # Subwords per window when the model allows more: PAN-X sentences are short (99.9% under 64
 # subwords), so longer windows only cost time without giving the model anything it was trained on.
@@ -63,6 +77,11 @@ def split_words(text: str) -> list[tuple[int, int]]:
         else:
             words.append([start, end])
     return [(s, e) for s, e in words]
+
+
+def ends_sentence(word: str) -> bool:
+    """A word made of sentence-final marks: ".", "...", "!!"; not "U.S." or "St."."""
+    return bool(word) and set(word) <= SENTENCE_END
 
 
 def _is_mark(char: str) -> bool:
@@ -196,7 +215,7 @@ class Tagger:
         encoded = tok([[w] for w in words], is_split_into_words=True, add_special_tokens=False)["input_ids"]
         word_ids = [ids[:MAX_SUBWORDS_PER_WORD] for ids in encoded]
         windows = plan_windows(
-            [max(len(ids), 1) for ids in word_ids], [w in SENTENCE_END for w in words], self.budget
+            [max(len(ids), 1) for ids in word_ids], [ends_sentence(w) for w in words], self.budget
         )
         labels = ["O"] * len(words)
         scores = [1.0] * len(words)

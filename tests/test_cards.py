@@ -551,7 +551,10 @@ def pipeline_report(weights: str) -> dict:
              "pipeline_spans": 1518, "spans_inside_words": 83, "spans_cutting_letters": 76,
              "inside_word_examples": [{"text": "x", "span": "Broadway", "type": "ORG", "cuts_letters": False},
                                       {"text": "Seeleoparden jagen", "span": "Seeleopar", "type": "LOC",
-                                       "cuts_letters": True}]}
+                                       "cuts_letters": True}],
+             "by_language": {lang: {"sentences": 250, "pipeline_spans": spans, "spans_inside_words": inside}
+                             for lang, spans, inside in (("de", 390, 3), ("fr", 380, 20), ("it", 370, 25),
+                                                         ("en", 378, 35))}}
     return {"sentences_per_language": 250, "languages": ["de", "fr", "it", "en"], "models": {"de": model}}
 
 
@@ -566,8 +569,15 @@ def test_pieces_of_words_are_quoted_from_the_pipeline_check_of_these_weights(tmp
     flat = " ".join(section(render_card(run, results_dir=results), "## Bias, risks and limitations").split())
     assert ("On 1,000 PAN-X validation sentences (250 each in German, French, Italian and English), "
             '`aggregation_strategy="simple"` returned 1,518 entities, of which 83 (5.5%) start or end inside a word '
-            "and 76 (5.0%) between two letters (such as `Seeleopar` out of `Seeleoparden`); its entity F1 there is "
-            "0.6844, against 0.6818 for panx-ner's Space, which tags whole words") in flat
+            "and 76 (5.0%) between two letters (such as `Seeleopar` out of `Seeleoparden`), and 3 of 390 (0.8%) on "
+            "German, the language it was trained on; its entity F1 there is 0.6844, against 0.6818 for panx-ner's "
+            "Space, which tags whole words.") in flat
+    broken = pipeline_report(weights_checksum(run))
+    del broken["models"]["de"]["by_language"]["it"]
+    write_json(results / res.PIPELINE_CHECK_JSON, broken)
+    with pytest.raises(CardError, match=r"by_language has \['de', 'en', 'fr'\], not the report's languages"):
+        render_card(run, results_dir=results)
+    write_json(results / res.PIPELINE_CHECK_JSON, pipeline_report(weights_checksum(run)))
     (run / "model.safetensors").write_bytes(b"weights trained since")
     with pytest.raises(CardError, match=r"pipeline_vs_space.json measured other weights for 'de'.*--only pipeline-check"):
         render_card(run, results_dir=results)

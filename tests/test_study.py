@@ -82,6 +82,7 @@ def test_every_step_runs_and_covers_the_fifth_language(project, first_run):
     assert cost["f1"] == matrix["de"] and cost["trainable_parameters"] > 0
     check = json.loads((project / "results" / "pipeline_vs_space.json").read_text())
     assert set(check["models"]) == set(matrix) and check["languages"][-1] == "xx"
+    assert list(check["models"]["de"]["by_language"]) == check["languages"]
 
 
 def test_the_fifth_language_reaches_cards_and_the_space(project, first_run):

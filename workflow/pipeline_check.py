@@ -65,65 +65,99 @@ def f1(predicted: int, gold: int, correct: int) -> float:
     return 2 * correct / (predicted + gold) if predicted + gold else 0.0
 
 
-def check_model(folder: Path, sentences: list[tuple[list[str], list[int]]]) -> dict:
+Sentences = dict[str, list[tuple[list[str], list[int]]]]  # language -> (PAN-X tokens, tag ids)
+
+
+class _Tally:
+    """Spans and F1 counts of the three paths over some sentences."""
+
+    def __init__(self) -> None:
+        self.counts = {"pipeline": [0, 0, 0], "space": [0, 0, 0], "first": [0, 0, 0]}  # predicted, gold, correct
+        self.sentences = self.inside = self.letter_cuts = 0
+
+    @classmethod
+    def total(cls, tallies: list[_Tally]) -> _Tally:
+        out = cls()
+        for t in tallies:
+            out.sentences += t.sentences
+            out.inside += t.inside
+            out.letter_cuts += t.letter_cuts
+            for path, counts in t.counts.items():
+                out.counts[path] = [a + b for a, b in zip(out.counts[path], counts, strict=True)]
+        return out
+
+    def scores(self) -> dict[str, float]:
+        return {path: round(f1(*c), 4) for path, c in self.counts.items()}
+
+    def summary(self) -> dict:
+        scores, spans = self.scores(), self.counts["pipeline"][0]
+        return {
+            "sentences": self.sentences,
+            "pipeline_f1": scores["pipeline"],
+            "space_f1": scores["space"],
+            "f1_gap": round(abs(scores["pipeline"] - scores["space"]), 4),
+            "first_f1": scores["first"],
+            "pipeline_spans": spans,
+            "spans_inside_words": self.inside,
+            "spans_inside_words_share": round(self.inside / max(spans, 1), 4),
+            "spans_cutting_letters": self.letter_cuts,
+            "spans_cutting_letters_share": round(self.letter_cuts / max(spans, 1), 4),
+        }
+
+
+def check_model(folder: Path, sentences: Sentences) -> dict:
     from transformers import pipeline
 
     from space.backends import load_tagger
 
     ner = pipeline("token-classification", model=str(folder), aggregation_strategy="simple")
     tagger = load_tagger(folder, "torch_fp32")
-    counts = {"pipeline": [0, 0, 0], "space": [0, 0, 0], "first": [0, 0, 0]}  # predicted, gold, correct
-    inside, letter_cuts, examples = 0, 0, []
-    texts = [" ".join(tokens) for tokens, _ in sentences]
-    outputs = ner(texts, batch_size=32)
-    firsts = ner(texts, batch_size=32, aggregation_strategy="first")
-    for (tokens, tags), text, entities, first in zip(sentences, texts, outputs, firsts, strict=True):
-        gold = gold_spans(tokens, tags)
-        starts = {s for s, _ in word_offsets(tokens)}
-        ends = {e for _, e in word_offsets(tokens)}
-        from_pipeline = set()
-        for entity in entities:
-            start, end = trimmed(text, entity["start"], entity["end"])
-            from_pipeline.add((start, end, entity["entity_group"]))
-            cut = cuts_letters(text, start, end)
-            letter_cuts += cut
-            if start not in starts or end not in ends:
-                inside += 1
-                if len(examples) < EXAMPLES_KEPT or (cut and not any(e["cuts_letters"] for e in examples)):
-                    examples.append({"text": text, "span": text[start:end], "type": entity["entity_group"],
-                                     "cuts_letters": cut})
-        from_space = {(e["start"], e["end"], e["entity_group"]) for e in tagger(text)["entities"]}
-        from_first = {(*trimmed(text, e["start"], e["end"]), e["entity_group"]) for e in first}
-        for path, spans in (("pipeline", from_pipeline), ("space", from_space), ("first", from_first)):
-            counts[path][0] += len(spans)
-            counts[path][1] += len(gold)
-            counts[path][2] += len(spans & gold)
-    scores = {path: round(f1(*c), 4) for path, c in counts.items()}
+    by_language, examples = {}, []
+    for lang, rows in sentences.items():
+        tally = by_language[lang] = _Tally()
+        texts = [" ".join(tokens) for tokens, _ in rows]
+        outputs = ner(texts, batch_size=32)
+        firsts = ner(texts, batch_size=32, aggregation_strategy="first")
+        for (tokens, tags), text, entities, first in zip(rows, texts, outputs, firsts, strict=True):
+            gold = gold_spans(tokens, tags)
+            starts = {s for s, _ in word_offsets(tokens)}
+            ends = {e for _, e in word_offsets(tokens)}
+            from_pipeline = set()
+            for entity in entities:
+                start, end = trimmed(text, entity["start"], entity["end"])
+                from_pipeline.add((start, end, entity["entity_group"]))
+                cut = cuts_letters(text, start, end)
+                tally.letter_cuts += cut
+                if start not in starts or end not in ends:
+                    tally.inside += 1
+                    if len(examples) < EXAMPLES_KEPT or (cut and not any(e["cuts_letters"] for e in examples)):
+                        examples.append({"text": text, "span": text[start:end], "type": entity["entity_group"],
+                                         "cuts_letters": cut})
+            from_space = {(e["start"], e["end"], e["entity_group"]) for e in tagger(text)["entities"]}
+            from_first = {(*trimmed(text, e["start"], e["end"]), e["entity_group"]) for e in first}
+            tally.sentences += 1
+            for path, spans in (("pipeline", from_pipeline), ("space", from_space), ("first", from_first)):
+                tally.counts[path][0] += len(spans)
+                tally.counts[path][1] += len(gold)
+                tally.counts[path][2] += len(spans & gold)
     return {
         "weights": rd.weights_checksum(folder),  # which trained model this measured (cards check it)
-        "sentences": len(sentences),
-        "pipeline_f1": scores["pipeline"],
-        "space_f1": scores["space"],
-        "f1_gap": round(abs(scores["pipeline"] - scores["space"]), 4),
-        "first_f1": scores["first"],
-        "pipeline_spans": counts["pipeline"][0],
-        "spans_inside_words": inside,
-        "spans_inside_words_share": round(inside / max(counts["pipeline"][0], 1), 4),
-        "spans_cutting_letters": letter_cuts,
-        "spans_cutting_letters_share": round(letter_cuts / max(counts["pipeline"][0], 1), 4),
+        **_Tally.total(list(by_language.values())).summary(),
         "inside_word_examples": examples,
+        # Per language: zero-shot text (a language the model was not trained on) breaks more words.
+        "by_language": {lang: tally.summary() for lang, tally in by_language.items()},
     }
 
 
-def validation_sentences(data_dir: Path | None, per_language: int) -> list[tuple[list[str], list[int]]]:
+def validation_sentences(data_dir: Path | None, per_language: int) -> Sentences:
     """The first sentences of each language's validation split, as the study samples it."""
     from training.data import load_sampled
 
-    sentences = []
+    sentences = {}
     for lang in LANGUAGES:
         sampled, _ = load_sampled(lang, data_dir or default_data_dir())
         rows = sampled["validation"].select(range(min(per_language, len(sampled["validation"]))))
-        sentences += list(zip(rows["tokens"], rows["ner_tags"]))
+        sentences[lang] = list(zip(rows["tokens"], rows["ner_tags"]))
     return sentences
 
 

@@ -37,6 +37,7 @@ from core.facts import (
     ERROR_ANALYSIS_MODEL,
     EXPERIMENTS,
     LANGUAGES,
+    REPO_ROOT,
     RESULTS_DIR,
     RUNS_DIR,
     ZERO_SHOT_SOURCE,
@@ -49,6 +50,8 @@ from training.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from training.runtime import device_description
 
 CURVE_DIR = f"{CURVE_LANGUAGE}-curve"
+# The code whose changes re-run the pipeline check (the Space's word splitter and tagger, the check itself).
+PIPELINE_CHECK_CODE = (REPO_ROOT / "space" / "tagging.py", REPO_ROOT / "workflow" / "pipeline_check.py")
 
 
 @dataclass
@@ -283,8 +286,9 @@ class Study:
                                     *self.parquet(ERROR_ANALYSIS_MODEL)],
                  [r / res.ERROR_ANALYSIS_JSON, r / res.ERROR_ANALYSIS_MD, r / res.CONFUSION_PNG],
                  self.write_error_analysis),
+            # Its code too: how the Space splits words decides the Space's side of the comparison.
             Step("pipeline-check", [*(self.run_dir(exp) / n for exp in EXPERIMENTS for n in _model_files(self.preset)),
-                                    *(p for lang in LANGUAGES for p in self.parquet(lang))],
+                                    *(p for lang in LANGUAGES for p in self.parquet(lang)), *PIPELINE_CHECK_CODE],
                  [r / res.PIPELINE_CHECK_JSON], self.write_pipeline_check, {"sentences": self.check_sentences}),
             # The plots too: each bundled folder carries copies of those its card links.
             Step("bundle", [*(self.run_dir(exp) / n for exp in EXPERIMENTS
