@@ -10,7 +10,7 @@ one process, one after the other, on whatever device is present, for the same nu
                 batches, padding to multiples of 8, bf16 autocast where supported, fused AdamW, and
                 on CPU dropout masks from training.speed instead of torch's bernoulli_)
   tuned:        training.train's recipe as the study runs it: the e5 preset (LoRA rank 16 + the
-                classifier head) with the same speed settings
+                classifier head, the word-consistency term) with the same speed settings
 The F1 side of the trade comes from the study's own runs (results/adapter_vs_full.json): the LoRA
 recipe against a full fine-tune on the same data, over whole schedules.
 Writes results/bench/train_throughput.json and prints a table.
@@ -78,11 +78,12 @@ def measure(recipe: str, data, steps: int, tmp: str) -> dict:
     else:
         targs = training_arguments(Path(tmp) / recipe, preset, quiet=True, eval_strategy="no", save_strategy="no",
                                    logging_strategy="no", max_steps=steps)
-        trainer = build_trainer(model, tokenizer, targs, train_set)
+        trainer = build_trainer(model, tokenizer, targs, train_set, word_consistency=preset.word_consistency)
         settings = {"fine_tuning": "LoRA rank 16 + classifier" if preset.lora else "full", "sampler": "group_by_length",
                     "padding": "longest in batch, multiple of 8", "optimizer": "adamw_torch_fused",
                     "precision": mixed_precision(),
-                    "dropout": "torch (bernoulli_)" if torch.cuda.is_available() else "training.speed (SFC64 masks)"}
+                    "dropout": "torch (bernoulli_)" if torch.cuda.is_available() else "training.speed (SFC64 masks)",
+                    "word_consistency": preset.word_consistency}
     result = {"preset": preset.name, "batch_size": preset.train_batch_size, **settings, **timed(trainer, train_set)}
     print(f"  {recipe:12s} {result['samples_per_s']:8.1f} samples/s", file=sys.stderr, flush=True)
     return result
