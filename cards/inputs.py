@@ -54,7 +54,7 @@ ADAPTER_COST_KEYS = ("model", "preset", "f1", "trainable_parameters", "seed")
 FULL_FINE_TUNE_KEYS = ("preset", "f1", "total", "trainable")
 ERROR_ANALYSIS_KEYS = ("model", "language", "words", "top_confusions", "per_label")
 PIPELINE_CHECK_KEYS = ("sentences_per_language", "languages", "models")
-PIPELINE_MODEL_KEYS = ("weights", "sentences", "pipeline_f1", "space_f1", "f1_gap", "pipeline_spans",
+PIPELINE_MODEL_KEYS = ("weights", "sentences", "pipeline_f1", "space_f1", "f1_gap", "first_f1", "pipeline_spans",
                        "spans_inside_words", "spans_cutting_letters", "by_language")
 PIPELINE_LANGUAGE_KEYS = ("sentences", "pipeline_spans", "spans_inside_words")
 CONFUSION_KEYS = ("gold", "predicted", "rate")

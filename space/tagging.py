@@ -2,8 +2,8 @@
 
 Why not `pipeline("ner", aggregation_strategy=...)`: with SentencePiece tokenizers its aggregation
 can start or end an entity inside a word (transformers issue #27876), and it silently truncates
-long texts. Here the model sees pre-split words, as in training (PAN-X is word-tokenised and
-training labels only a word's first subword), so:
+long texts. Here the model sees pre-split words, as in training (PAN-X is word-tokenised), and
+each word is read at its first subword, so:
 
     split_words(text)   words and their character offsets, as PAN-X tokenises: punctuation is its own
                         word, but initials and abbreviations keep their stop ("J.", "U.S.", "St.")
@@ -46,8 +46,6 @@ _WORD = re.compile(
     r"|\w+(?:[-'’]\w+)*"  # letters/digits with inner hyphens or apostrophes: "États-Unis", "d'Uruguay"
     r"|([^\w\s])\1*"  # any other character is a word of its own (punctuation, emoji); a run of one is one: "''", "..."
 )
-# Control and format characters (NUL, zero-width space, bidi marks) are never words (split_words
-# drops them), so they can never be tagged as an entity.
 # Characters that end a sentence: a text that needs several windows is cut after a word made of them.
 SENTENCE_END = frozenset({".", "!", "?", "…", "。", "！", "？", "؟", "।"})
 # Subwords per window when the model allows more: PAN-X sentences are short (99.9% under 64
@@ -67,7 +65,9 @@ def split_words(text: str) -> list[tuple[int, int]]:
     words: list[list[int]] = []
     for match in _WORD.finditer(text):
         start, end = match.span()
-        if _is_invisible(text[start]):  # only single-character matches can start with one
+        # Control and format characters (NUL, zero-width space, bidi marks) are never words, so they can
+        # never be tagged as an entity; only the last alternative (one character, or a run of it) can start with one.
+        if _is_invisible(text[start]):
             continue
         # A combining mark (decomposed accents, Indic vowel signs, emoji variation selectors) is not
         # \w in Python's re: glue it, and letters right after it, to the word it belongs to.

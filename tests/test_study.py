@@ -90,7 +90,7 @@ def test_the_fifth_language_reaches_cards_and_the_space(project, first_run):
     assert card.startswith("---") and "Testish" in card
     check = json.loads((project / "results" / "pipeline_vs_space.json").read_text())["models"]["xx"]
     flat = " ".join(card.split())
-    assert "**Pieces of words.**" in flat and f"entity F1 there is {check['pipeline_f1']:.4f}" in flat
+    assert "**Pieces of words.**" in flat and f"entity F1 is {check['pipeline_f1']:.4f}" in flat
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(project)}
     code = ("from core.facts import LANGUAGES, EXPERIMENTS, count_words; from space.registry import Registry; "
             "r = Registry('models'); print(list(r.specs), count_words(len(LANGUAGES)))")
