@@ -467,15 +467,19 @@ def _pipeline_words(inputs: CardInputs) -> str:
     return (
         f"On {fmt_count(check['sentences'])} PAN-X validation sentences ({fmt_count(check['sentences_per_language'])} "
         f"each in {language_list(check['languages'])}), `aggregation_strategy=\"simple\"` returned {fmt_count(spans)} "
-        f"entities, of which {fmt_count(check['spans_inside_words'])} ({fmt_share(check['spans_inside_words'] / max(spans, 1))}) "
-        f"start or end inside a word and {fmt_count(check['spans_cutting_letters'])} "
-        f"({fmt_share(check['spans_cutting_letters'] / max(spans, 1))}) between two letters{cut}"
+        f"entities, of which {_count_and_share(check['spans_inside_words'], spans)} start or end inside a word and "
+        f"{_count_and_share(check['spans_cutting_letters'], spans)} between two letters{cut}"
         f"{_own_languages_words(inputs)}; over all of them its entity F1 is {fmt_score(check['pipeline_f1'])}, against "
         f"{fmt_score(check['space_f1'])} for panx-ner's Space, which tags whole words. Where words are separated "
         f"by spaces, `aggregation_strategy=\"first\"` gives each word its first piece's tag and so never cuts one "
         f"(entity F1 {fmt_score(check['first_f1'])} on the same sentences), but it keeps punctuation that touches a "
         f"word inside the entity (\"München.\")."
     )
+
+
+def _count_and_share(part: int, whole: int) -> str:
+    """'36 (2.5%)': a count and its share of whole."""
+    return f"{fmt_count(part)} ({fmt_share(part / max(whole, 1))})"
 
 
 def _own_languages_words(inputs: CardInputs) -> str:

@@ -120,8 +120,8 @@ def check_model(folder: Path, sentences: Sentences) -> dict:
         firsts = ner(texts, batch_size=32, aggregation_strategy="first")
         for (tokens, tags), text, entities, first in zip(rows, texts, outputs, firsts, strict=True):
             gold = gold_spans(tokens, tags)
-            starts = {s for s, _ in word_offsets(tokens)}
-            ends = {e for _, e in word_offsets(tokens)}
+            offsets = word_offsets(tokens)
+            starts, ends = {s for s, _ in offsets}, {e for _, e in offsets}
             from_pipeline = set()
             for entity in entities:
                 start, end = trimmed(text, entity["start"], entity["end"])
