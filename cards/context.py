@@ -75,6 +75,11 @@ def fmt_epoch(value: float) -> str:
     return f"{value:.1f}"
 
 
+def fmt_epochs(value: float) -> str:
+    """A number of epochs as a reader writes it: 5, not 5.0."""
+    return f"{value:g}"
+
+
 def fmt_count(value: int) -> str:
     return f"{int(value):,}"
 
@@ -234,6 +239,7 @@ class CardContext:
     created_at: str
     hyperparameters: list[tuple[str, str]]
     epoch_rows: list[EpochRow]
+    evaluated_every: str  # "each epoch", or "every 4 epochs" where a small training set trained 4 times the epochs
     data_source: str
     fractions: list[tuple[str, str]]  # (language name, fraction)
     fractions_are_swiss: bool
@@ -290,6 +296,19 @@ def epoch_rows(log_history: list[dict[str, Any]]) -> list[EpochRow]:
             )
             training_loss = None
     return rows
+
+
+def evaluated_every(log_history: list[dict[str, Any]], hyperparameters: dict[str, Any]) -> str:
+    """How often the run was evaluated, read from its first evaluation's epoch, and why when not each epoch."""
+    first = next((entry["epoch"] for entry in log_history if "eval_loss" in entry), 1)
+    interval = round(first)
+    if interval <= 1:
+        return "each epoch"
+    minimum = hyperparameters.get("min_train_steps")
+    if not minimum:
+        return f"every {interval} epochs"
+    return (f"every {interval} epochs (a training set this small trains {interval} times the preset's "
+            f"{fmt_epochs(hyperparameters['num_epochs'] / interval)} epochs, to take at least {fmt_count(minimum)} optimizer steps)")
 
 
 def _label_rows(examples: dict[str, list[str]]) -> list[LabelRow]:
@@ -620,6 +639,7 @@ def build_context(inputs: CardInputs, repo_id: str, metadata_yaml: str, license:
         created_at=str(info["created_at"]),
         hyperparameters=[(name, fmt_hyperparameter(value)) for name, value in inputs.hyperparameters.items()],
         epoch_rows=epoch_rows(inputs.trainer_state["log_history"]),
+        evaluated_every=evaluated_every(inputs.trainer_state["log_history"], inputs.hyperparameters),
         # A local folder means nothing on the Hub: name the kind of copy, not the path.
         data_source="from the Hugging Face Hub" if data["source"] == "hub" else "from a local parquet copy",
         fractions=[(LANGUAGE_NAMES[lang], f"{value:.3f}") for lang, value in fractions.items()],

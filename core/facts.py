@@ -74,6 +74,10 @@ def dataset_config(lang: str) -> str:
     return f"PAN-X.{lang}"
 
 
+# Sentences in each language's PAN-X train split (the Hub's and the offline copy's).
+PANX_TRAIN_ROWS = 20_000
+
+
 # Seeds: the book subsamples with shuffle(seed=0); the labelled test split is carved from
 # validation with its own fixed seed because the offline copy has no test labels.
 SHUFFLE_SEED = 0

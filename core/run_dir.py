@@ -8,12 +8,13 @@ workflow read these files and never import training internals. Every file is JSO
       adapter_model.safetensors          base_model_name_or_path, whose tokenizer it uses
       config.json, model.safetensors,    a full model (save_pretrained): id2label / label2id are the
       tokenizer.json, tokenizer_config.json   PAN-X tags
-    trainer_state.json   Trainer state; log_history holds one training entry per epoch
-                         ({"loss", "epoch", "step", ...}) and one evaluation entry per epoch
-                         ({"eval_loss", "eval_f1", "eval_precision", "eval_recall", "epoch", "step"})
+    trainer_state.json   Trainer state; log_history holds one training entry ({"loss", "epoch", "step",
+                         ...}) and one evaluation entry ({"eval_loss", "eval_f1", "eval_precision",
+                         "eval_recall", "epoch", "step"}) per epoch, or every k epochs where a small
+                         training set trains k times the preset's epochs (Preset.min_train_steps)
     hyperparameters.json flat {name: scalar or null}: preset, fine_tuning, learning_rate,
                          train_batch_size, eval_batch_size, seed, optimizer, lr_scheduler_type,
-                         warmup_ratio, num_epochs, weight_decay, mixed_precision, max_seq_length,
+                         warmup_ratio, num_epochs, min_train_steps, weight_decay, mixed_precision, max_seq_length,
                          label_all_subwords, word_consistency, lora_rank, lora_alpha, lora_dropout,
                          lora_target_modules, init
     eval_results.json    {"split": "test", "test_carved_from_validation": bool,

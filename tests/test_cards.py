@@ -296,6 +296,23 @@ def test_epoch_rows_pair_losses_and_skip_final_evaluation():
     assert rows == [("No log", "0.5", "5", "0.5000", "0.1000"), ("0.4123", "1.0", "10", "0.3000", "0.6500")]
 
 
+def test_a_run_whose_epochs_were_repeated_says_how_often_it_was_evaluated(tmp_path, no_results, de_run):
+    """A small training set trains a multiple of the preset's epochs (min_train_steps), evaluated every few epochs."""
+    assert "after each epoch." in render_card(de_run, results_dir=no_results)
+    run_dir = copy_run(de_run, tmp_path / "run")
+
+    def every_fourth(state):
+        for entry in state["log_history"]:
+            entry["epoch"] *= 4
+    edit_json(run_dir / TRAINER_STATE, every_fourth)
+    edit_json(run_dir / HYPERPARAMETERS, lambda hyper: hyper.update(num_epochs=12, min_train_steps=800))
+    text = render_card(run_dir, results_dir=no_results)
+    assert ("Validation loss and F1 are on the validation split, after every 4 epochs (a training set this small "
+            "trains 4 times the preset's 3 epochs, to take at least 800 optimizer steps).") in text
+    assert "- min_train_steps: 800" in text and "| 4.0 |" in text and "| 12.0 |" in text
+    assert_card_matches_run(text, run_dir)
+
+
 def test_checks_catch_a_drifting_number(tmp_path, no_results, de_run):
     """The card checks are not vacuous: a card from a run whose numbers moved fails them."""
     for name, change in [

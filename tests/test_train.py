@@ -64,8 +64,9 @@ def test_pipeline_loads_the_run_directory(smoke_run_dir):
 
 def test_lora_on_the_offline_base_leaves_an_adapter_that_pipeline_loads(tmp_path, data_dir):
     out = tmp_path / "lora"
+    # --min-train-steps 0: 48 sentences would otherwise train 400 epochs to reach the preset's 800 steps
     main(["--experiment", "de", "--data-dir", str(data_dir), "--output-dir", str(out), "--num-epochs", "1",
-          "--eval-languages", "de", *SMALL])
+          "--min-train-steps", "0", "--eval-languages", "de", *SMALL])
     assert rd.is_finished(out) and rd.is_adapter(out)
     assert not (out / "tokenizer.json").exists()  # an adapter uses its base's tokenizer
     adapter = json.loads((out / rd.ADAPTER_CONFIG).read_text())
@@ -76,8 +77,25 @@ def test_lora_on_the_offline_base_leaves_an_adapter_that_pipeline_loads(tmp_path
     assert info["model_name"] == "multilingual-e5-small-finetuned-panx-de"
     hyper = rd.read_json(out, rd.HYPERPARAMETERS)
     assert hyper["lora_rank"] == 16 and hyper["label_all_subwords"] is True and hyper["word_consistency"] == 1.0
+    assert hyper["num_epochs"] == 1 and hyper["min_train_steps"] == 0
     ner = pipeline("token-classification", model=str(out), aggregation_strategy="simple")
     assert isinstance(ner("Angela Merkel besuchte Paris."), list)
+
+
+def test_a_small_training_set_repeats_its_epochs_up_to_the_minimum_of_steps(tmp_path, data_dir):
+    """48 sentences in batches of 16 are 3 steps an epoch, 6 in the 2 epochs asked for: a minimum of 15
+    steps repeats them 3 times (6 epochs, 18 steps), evaluated and logged twice as 2 epochs would be,
+    every 3 epochs."""
+    out = tmp_path / "stretched"
+    main(["--preset", "smoke", "--data-dir", str(data_dir), "--output-dir", str(out), "--num-epochs", "2",
+          "--min-train-steps", "15", "--eval-languages", "de", *SMALL])
+    hyper = rd.read_json(out, rd.HYPERPARAMETERS)
+    assert hyper["num_epochs"] == 6 and hyper["min_train_steps"] == 15
+    state = rd.read_json(out, rd.TRAINER_STATE)
+    assert state["max_steps"] == 18
+    evals = [(e["epoch"], e["step"]) for e in state["log_history"] if "eval_f1" in e]
+    assert evals == [(3.0, 9), (6.0, 18)]
+    assert [e["step"] for e in state["log_history"] if "loss" in e] == [9, 18]
 
 
 def test_unknown_experiment_and_preset_list_valid_ones():
@@ -96,6 +114,7 @@ def test_unknown_experiment_and_preset_list_valid_ones():
     (["--word-consistency", "-1"], "--word-consistency must be a finite number, 0 or more, not -1"),
     (["--word-consistency", "nan"], "--word-consistency must be a finite number, 0 or more, not nan"),
     (["--word-consistency", "inf"], "--word-consistency must be a finite number, 0 or more, not inf"),
+    (["--min-train-steps", "-1"], "--min-train-steps must be 0 (off) or more, not -1"),
     (["--max-seq-length", "0"], "--max-seq-length must be at least 8"),
     (["--eval-languages", "de,xx"], "unknown language 'xx' in --eval-languages; valid languages: de, fr, it, en"),
     (["--eval-languages", ","], "--eval-languages is empty"),

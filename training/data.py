@@ -27,6 +27,7 @@ from core.facts import (
     HUB_DATASET,
     LABELS,
     LANGUAGES,
+    PANX_TRAIN_ROWS,
     SHUFFLE_SEED,
     SWISS_FRACTIONS,
     check_experiment,
@@ -193,6 +194,19 @@ def load_sampled(lang: str, data_dir: str | Path | None) -> tuple[DatasetDict, L
     raw = load_language(lang, data_dir)
     sampled = DatasetDict({s: swiss_sample(raw.splits[s], SWISS_FRACTIONS[lang]) for s in SPLITS})
     return sampled, raw
+
+
+def train_rows(experiment: str, data_dir: str | Path | None = None, max_train_samples: int | None = None) -> int:
+    """How many sentences an experiment trains on, read from the parquet files' metadata (nothing is
+    loaded); from the Hub, PAN-X's train split has PANX_TRAIN_ROWS per language."""
+    import pyarrow.parquet as pq
+
+    rows = 0
+    for lang in check_experiment(experiment):
+        path = Path(data_dir) / dataset_config(lang) / "train.parquet" if data_dir is not None else None
+        size = pq.read_metadata(path).num_rows if path is not None and path.is_file() else PANX_TRAIN_ROWS
+        rows += int(SWISS_FRACTIONS[lang] * size)  # as swiss_sample takes them
+    return min(rows, max_train_samples) if max_train_samples is not None else rows
 
 
 def load_experiment(

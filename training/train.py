@@ -92,6 +92,9 @@ class TrainArguments:
     word_consistency: float | None = field(
         default=None, metadata={"help": "overrides the preset's word-consistency weight (training/word_loss.py)"}
     )
+    min_train_steps: int | None = field(
+        default=None, metadata={"help": "overrides the preset's minimum of optimizer steps for small training sets (0: off)"}
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "cap on training sentences"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "cap on validation/test sentences per language"})
     eval_languages: str = field(default=",".join(LANGUAGES), metadata={"help": "comma-separated test languages"})
@@ -117,6 +120,8 @@ class TrainArguments:
         for flag, value in positive.items():
             if value is not None and not value > 0:
                 raise InputError(f"{flag} must be greater than 0, not {value}")
+        if self.min_train_steps is not None and self.min_train_steps < 0:
+            raise InputError(f"--min-train-steps must be 0 (off) or more, not {self.min_train_steps}")
         if self.word_consistency is not None and not 0 <= self.word_consistency < float("inf"):
             raise InputError(f"--word-consistency must be a finite number, 0 or more, not {self.word_consistency}")
         if self.max_seq_length < MIN_SEQ_LENGTH:
@@ -139,6 +144,7 @@ def resolved_preset(args: TrainArguments) -> Preset:
         "num_epochs": args.num_epochs,
         "train_batch_size": args.train_batch_size,
         "max_train_samples": args.max_train_samples,
+        "min_train_steps": args.min_train_steps,
         "word_consistency": args.word_consistency,
     }
     preset = replace(preset, **{k: v for k, v in overrides.items() if v is not None})
@@ -298,6 +304,7 @@ def hyperparameters(preset: Preset, args: TrainArguments, targs: TrainingArgumen
         "lr_scheduler_type": preset.lr_scheduler_type,
         "warmup_ratio": preset.warmup_ratio,
         "num_epochs": preset.num_epochs,
+        "min_train_steps": preset.min_train_steps,
         "weight_decay": preset.weight_decay,
         "mixed_precision": mixed_precision(),
         "max_seq_length": args.max_seq_length,
@@ -333,6 +340,12 @@ def main(argv: list[str] | None = None) -> Path | None:
         train_set = encode(data.train, tokenizer, args.max_seq_length, preset.label_all_subwords)
         validation_set = encode(data.validation, tokenizer, args.max_seq_length)
         test_sets = {lang: encode(ds, tokenizer, args.max_seq_length) for lang, ds in data.test.items()}
+    repeats = preset.epoch_repeats(len(train_set), targs.world_size)
+    if repeats > 1:  # a small training set: `repeats` times the epochs, evaluated and checkpointed every `repeats` epochs
+        every = preset.steps_per_epoch(len(train_set), targs.world_size) * repeats
+        preset = preset.for_train_rows(len(train_set), targs.world_size)
+        targs = training_arguments(work, preset, args.quiet, eval_strategy="steps", eval_steps=every,
+                                   logging_strategy="steps", logging_steps=every, save_strategy="steps", save_steps=every)
 
     if targs.process_index == 0:
         if work != out and not args.resume:

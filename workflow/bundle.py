@@ -15,7 +15,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from cards import card_assets, render_card
+from cards import copy_card_assets, render_card
 from core import run_dir as rd
 from core.files import staged_folder, write_text
 from workflow.publish import copy_portable_logs
@@ -28,9 +28,7 @@ def bundle(run_dir: str | Path, dest: str | Path, results_dir: str | Path | None
         for name in rd.model_files(run_dir):
             shutil.copy2(run_dir / name, staging / name)
         copy_portable_logs(run_dir, staging)
-        for relative, source in card_assets(results_dir).items():  # the card's plots/ links resolve here too
-            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, staging / relative)
+        copy_card_assets(results_dir, staging)  # the card's plots/ links resolve here too
         # Rendered from the copied logs, so the card says exactly what the folder holds.
         write_text(staging / rd.CARD, render_card(staging, results_dir=results_dir))
     return Path(dest)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -182,7 +181,7 @@ def check_base_exists(api: Any, base: str) -> None:
 
 def stage_release(run_dir: Path, dest: Path, repo_id: str, results_dir: Path | None) -> Path:
     """Write the release of a finished run into the empty folder dest: logs, card, model, tokenizer, plots."""
-    from cards import card_assets, render_card
+    from cards import copy_card_assets, render_card
     from core.loading import load_token_classifier
 
     run_dir = rd.check_finished(run_dir)
@@ -193,9 +192,7 @@ def stage_release(run_dir: Path, dest: Path, repo_id: str, results_dir: Path | N
     model.save_pretrained(dest)
     tokenizer.save_pretrained(dest)
     rd.scrub_loader_flags(dest / rd.TOKENIZER_FILES[1])  # how this machine loaded the base is not the tokenizer's
-    for name, source in card_assets(results_dir).items():
-        (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, dest / name)
+    copy_card_assets(results_dir, dest)
     check_portable(dest, [run_dir, results_dir])
     normalise_permissions(dest)
     return dest

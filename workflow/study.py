@@ -154,7 +154,8 @@ class Study:
         preset = preset or self.preset
         study = self if preset is self.preset else replace(self, preset=preset)
         languages = dict.fromkeys(EXPERIMENTS[experiment] + _eval_languages(extra))
-        params = {"preset": preset.recipe(), "experiment": experiment, "extra": [*self.extra_train_args, *extra],
+        rows = self.train_rows(experiment, preset, extra)
+        params = {"preset": preset.recipe(rows), "experiment": experiment, "extra": [*self.extra_train_args, *extra],
                   "base": _base_revision(preset.base_model)}
         return Step(
             name,
@@ -162,8 +163,15 @@ class Study:
             outputs=[output_dir / name for name in (*rd.LOG_FILES, *_model_files(preset))],
             run=lambda: study.train(experiment, output_dir, *extra),
             params=params,
-            adopt=lambda: _made_by(output_dir, preset, experiment, extra),
+            adopt=lambda: _made_by(output_dir, preset.for_train_rows(rows), experiment, extra),
         )
+
+    def train_rows(self, experiment: str, preset: Preset, extra: tuple[str, ...] = ()) -> int:
+        """The size of the run's training set: with the preset's epoch_repeats, it gives the epochs it trains for."""
+        from training.data import train_rows
+
+        samples = _max_train_samples(extra)
+        return train_rows(experiment, self.data_dir, preset.max_train_samples if samples is None else samples)
 
     def parquet(self, lang: str) -> list[Path]:
         folder = Path(self.data_dir or default_data_dir() or "") / dataset_config(lang)
@@ -214,7 +222,8 @@ class Study:
                   "trainable_parameters": parameter_counts(load_base(self.preset)[1])["trainable"],
                   # null until the second-seed step has run with this recipe (python -m workflow.study runs it first)
                   "seed": ({"seed": self.preset.seed + 1, "f1": self.f1_of(self.seed_dir)}
-                           if _made_by(self.seed_dir, self.preset, ZERO_SHOT_SOURCE, self.seed_args) else None)}
+                           if _made_by(self.seed_dir, self.preset.for_train_rows(self.train_rows(ZERO_SHOT_SOURCE, self.preset)),
+                                    ZERO_SHOT_SOURCE, self.seed_args) else None)}
         if self.full_preset and rd.is_finished(self.full_dir):
             report["full_fine_tune"] = {"preset": self.full_preset.name, "f1": self.f1_of(self.full_dir),
                                         **rd.read_json(self.full_dir, rd.RUN_INFO)["parameters"]}
@@ -308,6 +317,10 @@ def _eval_languages(extra: tuple[str, ...]) -> tuple[str, ...]:
     return LANGUAGES
 
 
+def _max_train_samples(extra: tuple[str, ...]) -> int | None:
+    return int(extra[extra.index("--max-train-samples") + 1]) if "--max-train-samples" in extra else None
+
+
 def _base_revision(base_model: str) -> str:
     """The offline base is identified by the checksum of the file it is built from; others by name."""
     from core.facts import OFFLINE_BASE_ID
@@ -330,11 +343,11 @@ def _made_by(run_dir: Path, preset: Preset, experiment: str, extra: tuple[str, .
             and hyper.get("num_epochs") == preset.num_epochs and hyper.get("seed") == expected_seed
             and hyper.get("word_consistency", 0.0) == preset.word_consistency
             and info.get("experiment") == experiment and info.get("eval_languages") == list(_eval_languages(extra)))
-    if "--max-train-samples" in extra:  # the Trainer's step count gives the number of sentences away
-        samples = int(extra[extra.index("--max-train-samples") + 1])
+    samples = _max_train_samples(extra)
+    if samples is not None:  # the Trainer's step count gives the number of sentences away
         state = rd.read_json(run_dir, rd.TRAINER_STATE)
         steps_per_epoch = state["max_steps"] / state["num_train_epochs"]
-        same = same and steps_per_epoch == -(-samples // preset.train_batch_size)
+        same = same and steps_per_epoch == preset.steps_per_epoch(samples)
     return same
 
 
