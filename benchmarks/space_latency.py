@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--cold-starts", type=int, default=3, help="app starts to time; the median is reported")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "bench" / "space_latency.json")
     args = parser.parse_args(argv)
+    if args.cold_starts < 1:
+        parser.error(f"--cold-starts must be at least 1, not {args.cold_starts} (--skip-cold-start skips them)")
     from transformers import pipeline
 
     data_dir = args.data_dir or default_data_dir()
