@@ -189,12 +189,14 @@ def _train_command(out, data_dir, *extra):
             "--eval-languages", "de", "--quiet", *extra]
 
 
-def test_a_run_killed_with_sigkill_resumes_to_the_same_metrics(tmp_path, data_dir):
+# The second: 3 epochs of 10 steps under a minimum of 40 steps train 6 epochs, checkpointed every 2.
+@pytest.mark.parametrize("schedule", [(), ("--min-train-steps", "40")], ids=["epochs", "stretched"])
+def test_a_run_killed_with_sigkill_resumes_to_the_same_metrics(tmp_path, data_dir, schedule):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    subprocess.run(_train_command(reference, data_dir), cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(_train_command(reference, data_dir, *schedule), cwd=REPO_ROOT, env=env, check=True, capture_output=True)
 
-    process = subprocess.Popen(_train_command(killed, data_dir), cwd=REPO_ROOT, env=env,
+    process = subprocess.Popen(_train_command(killed, data_dir, *schedule), cwd=REPO_ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while not list((killed / CHECKPOINTS).glob("checkpoint-*/trainer_state.json")) and time.monotonic() < deadline:
@@ -209,8 +211,13 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_metrics(tmp_path, data_di
     partial.mkdir()
     (partial / "model.safetensors").write_bytes(b"\0" * 16)
     assert last_complete_checkpoint(killed).name != partial.name
-    subprocess.run(_train_command(killed, data_dir, "--resume"), cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(_train_command(killed, data_dir, *schedule, "--resume"), cwd=REPO_ROOT, env=env, check=True,
+                   capture_output=True)
 
+    losses = [[(e["step"], round(e.get("loss", e.get("eval_loss")), 4)) for e in rd.read_json(run, rd.TRAINER_STATE)["log_history"]
+               if "loss" in e or "eval_loss" in e] for run in (killed, reference)]
+    assert losses[0] == losses[1] and len(losses[0]) == 6  # three evaluations, each with its training loss
+    assert losses[0][-1][0] == (60 if schedule else 30)  # the stretched run took twice the steps
     ours, theirs = rd.read_json(killed, rd.EVAL_RESULTS), rd.read_json(reference, rd.EVAL_RESULTS)
     for key in ("precision", "recall", "f1"):
         assert ours["languages"]["de"][key] == pytest.approx(theirs["languages"]["de"][key], abs=1e-4)
