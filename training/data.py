@@ -147,9 +147,14 @@ def _load_from_hub(lang: str) -> LanguageData:
 # --- the book's subsampling ------------------------------------------------------------------
 
 
+def swiss_rows(rows: int, fraction: float) -> int:
+    """How many of a split's rows the book's subsample keeps."""
+    return int(fraction * rows)
+
+
 def swiss_sample(ds: Dataset, fraction: float, seed: int = SHUFFLE_SEED) -> Dataset:
-    """The book's subsample: shuffle(seed=0) then the first int(fraction * len) rows."""
-    return ds.shuffle(seed=seed).select(range(int(fraction * len(ds))))
+    """The book's subsample: shuffle(seed=0) then the first swiss_rows(len, fraction) rows."""
+    return ds.shuffle(seed=seed).select(range(swiss_rows(len(ds), fraction)))
 
 
 def entity_counts(ds: Dataset) -> dict[str, int]:
@@ -205,7 +210,7 @@ def train_rows(experiment: str, data_dir: str | Path | None = None, max_train_sa
     for lang in check_experiment(experiment):
         path = Path(data_dir) / dataset_config(lang) / "train.parquet" if data_dir is not None else None
         size = pq.read_metadata(path).num_rows if path is not None and path.is_file() else PANX_TRAIN_ROWS
-        rows += int(SWISS_FRACTIONS[lang] * size)  # as swiss_sample takes them
+        rows += swiss_rows(size, SWISS_FRACTIONS[lang])
     return min(rows, max_train_samples) if max_train_samples is not None else rows
 
 

@@ -163,8 +163,12 @@ class Study:
             outputs=[output_dir / name for name in (*rd.LOG_FILES, *_model_files(preset))],
             run=lambda: study.train(experiment, output_dir, *extra),
             params=params,
-            adopt=lambda: _made_by(output_dir, preset.for_train_rows(rows), experiment, extra),
+            adopt=lambda: self.made_by(output_dir, preset, experiment, extra),
         )
+
+    def made_by(self, run_dir: Path, preset: Preset, experiment: str, extra: tuple[str, ...] = ()) -> bool:
+        """_made_by with the epochs this run trains for: the preset's, stretched to its min_train_steps."""
+        return _made_by(run_dir, preset.for_train_rows(self.train_rows(experiment, preset, extra)), experiment, extra)
 
     def train_rows(self, experiment: str, preset: Preset, extra: tuple[str, ...] = ()) -> int:
         """The size of the run's training set: with the preset's epoch_repeats, it gives the epochs it trains for."""
@@ -222,8 +226,7 @@ class Study:
                   "trainable_parameters": parameter_counts(load_base(self.preset)[1])["trainable"],
                   # null until the second-seed step has run with this recipe (python -m workflow.study runs it first)
                   "seed": ({"seed": self.preset.seed + 1, "f1": self.f1_of(self.seed_dir)}
-                           if _made_by(self.seed_dir, self.preset.for_train_rows(self.train_rows(ZERO_SHOT_SOURCE, self.preset)),
-                                    ZERO_SHOT_SOURCE, self.seed_args) else None)}
+                           if self.made_by(self.seed_dir, self.preset, ZERO_SHOT_SOURCE, self.seed_args) else None)}
         if self.full_preset and rd.is_finished(self.full_dir):
             report["full_fine_tune"] = {"preset": self.full_preset.name, "f1": self.f1_of(self.full_dir),
                                         **rd.read_json(self.full_dir, rd.RUN_INFO)["parameters"]}
@@ -311,14 +314,19 @@ def _model_files(preset: Preset) -> tuple[str, ...]:
     return rd.ADAPTER_FILES if preset.lora else rd.FULL_MODEL_FILES
 
 
+def _flag(extra: tuple[str, ...], name: str) -> str | None:
+    """The value of a training.train flag among a step's extra arguments ("--seed", "43"), None without it."""
+    return extra[extra.index(name) + 1] if name in extra else None
+
+
 def _eval_languages(extra: tuple[str, ...]) -> tuple[str, ...]:
-    if "--eval-languages" in extra:
-        return tuple(extra[extra.index("--eval-languages") + 1].split(","))
-    return LANGUAGES
+    languages = _flag(extra, "--eval-languages")
+    return tuple(languages.split(",")) if languages is not None else LANGUAGES
 
 
 def _max_train_samples(extra: tuple[str, ...]) -> int | None:
-    return int(extra[extra.index("--max-train-samples") + 1]) if "--max-train-samples" in extra else None
+    samples = _flag(extra, "--max-train-samples")
+    return int(samples) if samples is not None else None
 
 
 def _base_revision(base_model: str) -> str:
@@ -338,7 +346,8 @@ def _made_by(run_dir: Path, preset: Preset, experiment: str, extra: tuple[str, .
         return False
     hyper = rd.read_json(run_dir, rd.HYPERPARAMETERS)
     info = rd.read_json(run_dir, rd.RUN_INFO)
-    expected_seed = int(extra[extra.index("--seed") + 1]) if "--seed" in extra else preset.seed
+    seed = _flag(extra, "--seed")
+    expected_seed = int(seed) if seed is not None else preset.seed
     same = (hyper.get("preset") == preset.name and hyper.get("learning_rate") == preset.learning_rate
             and hyper.get("num_epochs") == preset.num_epochs and hyper.get("seed") == expected_seed
             and hyper.get("word_consistency", 0.0) == preset.word_consistency
