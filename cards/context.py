@@ -498,15 +498,15 @@ def _pipeline_words(inputs: CardInputs) -> str:
 
 
 def _min_score_words(check: dict[str, Any]) -> str:
-    """' The pieces disagree where the model is unsure ... at least 0.8 ...': what the suggested floor on
-    a span's score leaves of the broken words, and the F1 it keeps; "" when the check suggests none."""
+    """' Such entities score low ... at least 0.8 ...': what the suggested floor on a span's score leaves of
+    the broken words, and the F1 it keeps; "" when the check suggests none."""
     floor = check.get("suggested_min_score")
     if floor is None:
         return ""
     kept = check["by_min_score"][f"{floor:.1f}"]
     inside = kept["spans_inside_words"]
-    return (f" The pieces disagree where the model is unsure, and there an entity's `score` (the mean of its pieces' "
-            f"probabilities) is low: keeping only the entities whose score is at least {floor} "
+    return (f" Such entities score low (an entity's `score` is the mean of its pieces' probabilities): keeping "
+            f"only the entities whose score is at least {floor} "
             f"(`[e for e in ner(text) if e[\"score\"] >= {floor}]`, a floor chosen on other validation sentences) keeps "
             f"{fmt_count(kept['pipeline_spans'])} of them, "
             f"{'none' if not inside else fmt_count(inside)} inside a word, at entity F1 {fmt_score(kept['pipeline_f1'])}.")

@@ -618,8 +618,8 @@ def test_the_card_says_what_the_suggested_score_floor_leaves_of_broken_words(tmp
                                               "0.8": {"pipeline_spans": 1301, "spans_inside_words": 9, "pipeline_f1": 0.7123}}
     write_json(results / res.PIPELINE_CHECK_JSON, report)
     flat = " ".join(section(render_card(run, results_dir=results), "## Bias, risks and limitations").split())
-    assert ("for panx-ner's Space, which tags whole words. The pieces disagree where the model is unsure, and there "
-            "an entity's `score` (the mean of its pieces' probabilities) is low: keeping only the entities whose score "
+    assert ("for panx-ner's Space, which tags whole words. Such entities score low (an entity's `score` is the mean "
+            "of its pieces' probabilities): keeping only the entities whose score "
             'is at least 0.8 (`[e for e in ner(text) if e["score"] >= 0.8]`, a floor chosen on other validation '
             "sentences) keeps 1,301 of them, 9 inside a word, at entity F1 0.7123. Where words are separated by "
             "spaces") in flat
