@@ -503,7 +503,7 @@ def _min_score_words(check: dict[str, Any]) -> str:
     floor = check.get("suggested_min_score")
     if floor is None:
         return ""
-    kept = check["by_min_score"][f"{floor:.1f}"]
+    kept = check["by_min_score"][res.min_score_key(floor)]
     inside = kept["spans_inside_words"]
     return (f" Such entities score low (an entity's `score` is the mean of its pieces' probabilities): keeping "
             f"only the entities whose score is at least {floor} "

@@ -280,7 +280,7 @@ def _pipeline_check(results_dir: Path, run_dir: Path, experiment: str) -> dict[s
     if entry["weights"] != weights_checksum(run_dir):
         raise _fail(name, f"measured other weights for {experiment!r} than this run's (a model trained since)")
     floor = report.get("suggested_min_score")
-    if floor is not None and f"{floor:.1f}" not in entry.get("by_min_score", {}):
+    if floor is not None and res.min_score_key(floor) not in entry.get("by_min_score", {}):
         raise _fail(name, f"suggests a score floor of {floor} but models.{experiment}.by_min_score does not count it")
     return {**entry, "languages": _languages(report["languages"], name),
             "sentences_per_language": report["sentences_per_language"], "suggested_min_score": floor}

