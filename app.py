@@ -1,14 +1,14 @@
 """Hugging Face Space entry point: `python app.py` serves on $GRADIO_SERVER_PORT (default 7860).
 
 The app lives in space/ (space/app.py); this top layer also makes sure the offline base the bundled
-adapters name exists (training.e5_base, idempotent), which the Space itself may not import.
+adapters name exists (core.e5_base, idempotent).
 """
 
 from space.app import build_demo, launch
 
 
 def main() -> None:
-    from training.e5_base import build
+    from core.e5_base import build
 
     build(progress=False)
     launch(build_demo())

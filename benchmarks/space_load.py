@@ -84,8 +84,14 @@ def memory_mib(pid: int) -> dict[str, float]:
 
 
 def start_app(models_dir: Path, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PANX_MODELS_DIR": str(models_dir), "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_SERVER_NAME": "127.0.0.1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "PANX_MODELS_DIR": str(models_dir),
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     with log.open("w") as output:  # a file, not a pipe: nobody reads a pipe while the app runs
         app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -109,7 +115,7 @@ def timed_call(client, text: str, language: str) -> tuple[float, dict | None, st
     started = time.perf_counter()
     try:
         answer = client.predict(text, language, api_name="/tag")
-    except Exception as err:  # noqa: BLE001 - a refused or failed call is a result here
+    except Exception as err:
         return time.perf_counter() - started, None, f"{type(err).__name__}: {err}"
     return time.perf_counter() - started, answer, None
 
@@ -172,10 +178,13 @@ def main(argv: list[str] | None = None) -> dict:
         "memory_mib": {"started": memory_started, "warm": memory_warm, "after": memory_after},
     }
     write_json(args.out, report)
-    print(f"{args.requests} concurrent /tag calls: p50 {report['p50_s']} s, p95 {report['p95_s']} s, "
-          f"max {report['max_s']} s; {len(refused)} refused, {len(model_errors)} model errors; "
-          f"PSS {memory_started['pss']} -> {memory_warm['pss']} -> {memory_after['pss']} MiB; "
-          f"wrote {args.out}", file=sys.stderr)
+    print(
+        f"{args.requests} concurrent /tag calls: p50 {report['p50_s']} s, p95 {report['p95_s']} s, "
+        f"max {report['max_s']} s; {len(refused)} refused, {len(model_errors)} model errors; "
+        f"PSS {memory_started['pss']} -> {memory_warm['pss']} -> {memory_after['pss']} MiB; "
+        f"wrote {args.out}",
+        file=sys.stderr,
+    )
     return report
 
 

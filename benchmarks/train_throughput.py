@@ -29,16 +29,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments, set_seed  # noqa: E402
+from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments, set_seed
 
-from core import results as res  # noqa: E402
-from core.facts import RESULTS_DIR, default_data_dir  # noqa: E402
-from core.files import write_json  # noqa: E402
-from training.data import load_experiment  # noqa: E402
-from training.features import encode  # noqa: E402
-from training.presets import get_preset  # noqa: E402
-from training.runtime import device_description, mixed_precision  # noqa: E402
-from training.train import build_trainer, load_base, training_arguments  # noqa: E402
+from core import results as res
+from core.facts import RESULTS_DIR, default_data_dir
+from core.files import write_json
+from training.data import load_experiment
+from training.features import encode
+from training.presets import get_preset
+from training.runtime import device_description, mixed_precision
+from training.train import build_trainer, load_base, training_arguments
 
 OUT = RESULTS_DIR / "bench" / "train_throughput.json"
 
@@ -46,10 +46,20 @@ OUT = RESULTS_DIR / "bench" / "train_throughput.json"
 def baseline_arguments(out: str, preset, steps: int) -> TrainingArguments:
     """The book's recipe with today's argument names; only the device decides fp16."""
     return TrainingArguments(
-        output_dir=out, per_device_train_batch_size=preset.train_batch_size, learning_rate=preset.learning_rate,
-        weight_decay=preset.weight_decay, seed=preset.seed, optim="adamw_torch", fp16=torch.cuda.is_available(),
-        use_cpu=not torch.cuda.is_available(), max_steps=steps, eval_strategy="no", save_strategy="no",
-        logging_strategy="no", report_to="none", disable_tqdm=True,
+        output_dir=out,
+        per_device_train_batch_size=preset.train_batch_size,
+        learning_rate=preset.learning_rate,
+        weight_decay=preset.weight_decay,
+        seed=preset.seed,
+        optim="adamw_torch",
+        fp16=torch.cuda.is_available(),
+        use_cpu=not torch.cuda.is_available(),
+        max_steps=steps,
+        eval_strategy="no",
+        save_strategy="no",
+        logging_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
     )
 
 
@@ -59,8 +69,13 @@ def timed(trainer: Trainer, train_set) -> dict:
     seconds = time.perf_counter() - started
     samples = trainer.state.global_step * trainer.args.per_device_train_batch_size
     mean_length = sum(len(ids) for ids in train_set["input_ids"]) / len(train_set)
-    return {"seconds": round(seconds, 2), "steps": trainer.state.global_step, "samples": samples,
-            "samples_per_s": round(samples / seconds, 2), "tokens_per_s": round(samples * mean_length / seconds, 1)}
+    return {
+        "seconds": round(seconds, 2),
+        "steps": trainer.state.global_step,
+        "samples": samples,
+        "samples_per_s": round(samples / seconds, 2),
+        "tokens_per_s": round(samples * mean_length / seconds, 1),
+    }
 
 
 def measure(recipe: str, data, steps: int, tmp: str) -> dict:
@@ -69,21 +84,41 @@ def measure(recipe: str, data, steps: int, tmp: str) -> dict:
     tokenizer, model = load_base(preset)
     train_set = encode(data.train, tokenizer, 256, preset.label_all_subwords)
     if recipe == "baseline":
-        trainer = Trainer(model=model, args=baseline_arguments(f"{tmp}/{recipe}", preset, steps),
-                          train_dataset=train_set, data_collator=DataCollatorForTokenClassification(tokenizer),
-                          processing_class=tokenizer)
-        settings = {"fine_tuning": "full", "sampler": "random", "padding": "longest in batch",
-                    "optimizer": "adamw_torch", "precision": "fp16" if torch.cuda.is_available() else "fp32",
-                    "dropout": "torch (bernoulli_)"}
+        trainer = Trainer(
+            model=model,
+            args=baseline_arguments(f"{tmp}/{recipe}", preset, steps),
+            train_dataset=train_set,
+            data_collator=DataCollatorForTokenClassification(tokenizer),
+            processing_class=tokenizer,
+        )
+        settings = {
+            "fine_tuning": "full",
+            "sampler": "random",
+            "padding": "longest in batch",
+            "optimizer": "adamw_torch",
+            "precision": "fp16" if torch.cuda.is_available() else "fp32",
+            "dropout": "torch (bernoulli_)",
+        }
     else:
-        targs = training_arguments(Path(tmp) / recipe, preset, quiet=True, eval_strategy="no", save_strategy="no",
-                                   logging_strategy="no", max_steps=steps)
+        targs = training_arguments(
+            Path(tmp) / recipe,
+            preset,
+            quiet=True,
+            eval_strategy="no",
+            save_strategy="no",
+            logging_strategy="no",
+            max_steps=steps,
+        )
         trainer = build_trainer(model, tokenizer, targs, train_set, word_consistency=preset.word_consistency)
-        settings = {"fine_tuning": "LoRA rank 16 + classifier" if preset.lora else "full", "sampler": "group_by_length",
-                    "padding": "longest in batch, multiple of 8", "optimizer": "adamw_torch_fused",
-                    "precision": mixed_precision(),
-                    "dropout": "torch (bernoulli_)" if torch.cuda.is_available() else "training.speed (SFC64 masks)",
-                    "word_consistency": preset.word_consistency}
+        settings = {
+            "fine_tuning": "LoRA rank 16 + classifier" if preset.lora else "full",
+            "sampler": "group_by_length",
+            "padding": "longest in batch, multiple of 8",
+            "optimizer": "adamw_torch_fused",
+            "precision": mixed_precision(),
+            "dropout": "torch (bernoulli_)" if torch.cuda.is_available() else "training.speed (SFC64 masks)",
+            "word_consistency": preset.word_consistency,
+        }
     result = {"preset": preset.name, "batch_size": preset.train_batch_size, **settings, **timed(trainer, train_set)}
     print(f"  {recipe:12s} {result['samples_per_s']:8.1f} samples/s", file=sys.stderr, flush=True)
     return result
@@ -97,9 +132,14 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     data = load_experiment("de", args.data_dir or default_data_dir(), None, ("de",))
-    report = {"device": device_description(), "torch": torch.__version__, "train_sentences": len(data.train),
-              "steps": args.steps, "command": f"python benchmarks/train_throughput.py --steps {args.steps}",
-              "recipes": {}}
+    report = {
+        "device": device_description(),
+        "torch": torch.__version__,
+        "train_sentences": len(data.train),
+        "steps": args.steps,
+        "command": f"python benchmarks/train_throughput.py --steps {args.steps}",
+        "recipes": {},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for recipe in ("baseline", "tuned_full", "tuned"):
             report["recipes"][recipe] = measure(recipe, data, args.steps, tmp)

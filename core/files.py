@@ -57,12 +57,21 @@ def staged_folder(target: str | Path) -> Iterator[Path]:
     """Yields an empty folder beside `target`; when the block succeeds it replaces `target` whole.
     On failure the staged folder is removed and `target` is left as it was."""
     target = Path(target)
+    created = [folder for folder in (target.parent, *target.parent.parents) if not folder.exists()]  # deepest first
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".staging", dir=target.parent))
     staging.chmod(0o755)
     try:
         yield staging
         replace_folder(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for folder in created:  # the folders made for target, if nothing else went into them
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

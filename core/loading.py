@@ -8,6 +8,7 @@ random one. torch, transformers and peft are imported on first use only.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import warnings
 from pathlib import Path
@@ -33,9 +34,38 @@ def base_of(folder: str | Path) -> str:
     return str(base)
 
 
-def base_kwargs(base: str) -> dict[str, Any]:
-    """The offline base is only ever in the local Hugging Face cache: never ask the Hub for it."""
-    return {"local_files_only": True} if base == OFFLINE_BASE_ID else {}
+def base_location(base: str) -> str:
+    """Where from_pretrained reads a base: the offline base from its folder in the local cache, any other
+    as named. By its id, transformers would ask the Hub whether the base is itself an adapter
+    (adapter_config.json), with retries, even under local_files_only."""
+    if base != OFFLINE_BASE_ID:
+        return base
+    from core.e5_base import BaseBuildError, local_folder
+
+    try:
+        return str(local_folder())
+    except BaseBuildError as err:
+        raise ModelFolderError(str(err)) from None
+
+
+def load_base(loader: Any, base: str, **kwargs: Any) -> Any:
+    """loader.from_pretrained(base) without a Hub request for a local base, named by its id as a
+    download would be (peft records that name in adapter_config.json; a path would leak this machine)."""
+    loaded = loader.from_pretrained(base_location(base), **kwargs)
+    if hasattr(loaded, "config"):
+        loaded.config._name_or_path = base
+    else:
+        loaded.name_or_path = base
+    return loaded
+
+
+@functools.cache
+def base_tokenizer(base: str) -> Any:
+    """The tokenizer of a base, read once per process: the adapters of one base share it, and XLM-R's
+    250k-piece tokenizer.json takes seconds to parse."""
+    from transformers import AutoTokenizer
+
+    return load_base(AutoTokenizer, base)
 
 
 def load_token_classifier(folder: str | Path, dtype: Any = None) -> tuple[Any, Any]:
@@ -49,12 +79,11 @@ def load_token_classifier(folder: str | Path, dtype: Any = None) -> tuple[Any, A
         base = base_of(folder)
         _check_adapter_head(folder)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(base, **base_kwargs(base))
+            tokenizer = base_tokenizer(base)
             with _quiet_transformers():  # the base's head is "missing" by design: the adapter brings it
-                model = AutoModelForTokenClassification.from_pretrained(base, dtype=dtype, **base_kwargs(base))
+                model = load_base(AutoModelForTokenClassification, base, dtype=dtype)
         except OSError as err:
-            hint = " (build it with python -m training.e5_base)" if base == OFFLINE_BASE_ID else ""
-            raise ModelFolderError(f"the base model {base}{hint} could not be loaded: {_first_line(err)}") from err
+            raise ModelFolderError(f"the base model {base} could not be loaded: {_first_line(err)}") from err
         _check_labels(model.config, folder)
         from peft import PeftModel
 
@@ -62,14 +91,20 @@ def load_token_classifier(folder: str | Path, dtype: Any = None) -> tuple[Any, A
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
     else:
-        if not (folder / rd.MODEL_CONFIG).is_file():
-            raise ModelFolderError(f"{folder.name} holds neither {rd.ADAPTER_CONFIG} nor {rd.MODEL_CONFIG}")
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        model, info = AutoModelForTokenClassification.from_pretrained(folder, dtype=dtype, output_loading_info=True)
+        _check_full_model(folder)
+        try:  # a local folder: nothing to ask the Hub
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            model, info = AutoModelForTokenClassification.from_pretrained(
+                folder, dtype=dtype, output_loading_info=True, local_files_only=True
+            )
+        except (OSError, ValueError) as err:
+            raise ModelFolderError(f"the model in {folder.name} cannot be loaded: {_first_line(err)}") from err
         missing_head = [key for key in info["missing_keys"] if CLASSIFIER in key]
         if missing_head:
-            raise ModelFolderError(f"the weights in {folder.name} lack the trained classifier head "
-                                   f"({', '.join(missing_head)}); it would tag at random")
+            raise ModelFolderError(
+                f"the weights in {folder.name} lack the trained classifier head "
+                f"({', '.join(missing_head)}); it would tag at random"
+            )
         _check_labels(model.config, folder)
     return tokenizer, model.eval()
 
@@ -87,18 +122,36 @@ def _quiet_transformers():
 
 
 def _check_adapter_head(folder: Path) -> None:
+    if not (folder / rd.ADAPTER_WEIGHTS).is_file():
+        raise ModelFolderError(f"{folder.name} has {rd.ADAPTER_CONFIG} but no {rd.ADAPTER_WEIGHTS}")
+    if not any(CLASSIFIER in key for key in _weight_names(folder / rd.ADAPTER_WEIGHTS)):
+        raise ModelFolderError(
+            f"the adapter in {folder.name} lacks the trained classifier head; it would tag at random"
+        )
+
+
+def _check_full_model(folder: Path) -> None:
+    """Every file of a full model there and readable, before transformers (whose errors for a broken
+    folder are tracebacks, or a Hub request for a file it cannot find)."""
+    if not (folder / rd.MODEL_CONFIG).is_file():
+        raise ModelFolderError(f"{folder.name} holds neither {rd.ADAPTER_CONFIG} nor {rd.MODEL_CONFIG}")
+    missing = [name for name in rd.FULL_MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ModelFolderError(f"{folder.name} has {rd.MODEL_CONFIG} but no {', '.join(missing)}")
+    for name in (rd.MODEL_CONFIG, *rd.TOKENIZER_FILES):
+        _json(folder / name)
+    _weight_names(folder / rd.MODEL_WEIGHTS)
+
+
+def _weight_names(weights: Path) -> list[str]:
+    """The tensor names in a safetensors file, or ModelFolderError for a damaged (e.g. truncated) one."""
     from safetensors import safe_open
 
-    weights = folder / rd.ADAPTER_WEIGHTS
-    if not weights.is_file():
-        raise ModelFolderError(f"{folder.name} has {rd.ADAPTER_CONFIG} but no {rd.ADAPTER_WEIGHTS}")
     try:
         with safe_open(str(weights), framework="pt") as handle:
-            keys = list(handle.keys())
+            return list(handle.keys())
     except Exception as err:  # safetensors raises its own error types for a damaged file
-        raise ModelFolderError(f"{rd.ADAPTER_WEIGHTS} in {folder.name} cannot be read: {_first_line(err)}") from err
-    if not any(CLASSIFIER in key for key in keys):
-        raise ModelFolderError(f"the adapter in {folder.name} lacks the trained classifier head; it would tag at random")
+        raise ModelFolderError(f"{weights.name} in {weights.parent.name} cannot be read: {_first_line(err)}") from err
 
 
 def _check_labels(config: Any, folder: Path) -> None:

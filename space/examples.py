@@ -53,8 +53,9 @@ def build_examples(data_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
             text = " ".join(tokens)
             words = split_words(text)
             if [text[s:e] for s, e in words] != tokens:
-                raise ValueError(f"{dataset_config(lang)} validation row {row} does not split into its tokens; "
-                                 "pick another row")
+                raise ValueError(
+                    f"{dataset_config(lang)} validation row {row} does not split into its tokens; pick another row"
+                )
             spans = merge_spans(text, words, tags, [1.0] * len(tags))
             gold = [{k: e[k] for k in ("entity_group", "word", "start", "end")} for e in spans]
             out[lang].append({"text": text, "source": f"{dataset_config(lang)} validation row {row}", "gold": gold})

@@ -20,7 +20,6 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from core.facts import (
     ZERO_SHOT_SOURCE,
     repo_id,
 )
-
+from core.paths import without_paths
 from space.backends import DEFAULT_BACKEND, load_tagger
 from space.routing import AUTO
 from space.tagging import Tagger
@@ -127,9 +126,8 @@ class Registry:
     def is_loaded(self, key: str) -> bool:
         return key in self._taggers
 
-    def get(self, key: str, on_load: Callable[[ModelSpec], None] | None = None) -> Tagger:
-        """The model's Tagger, loaded on first use. `on_load(spec)` is called before a real load
-        (the UI shows progress with it). Raises UnknownModelError or ModelLoadError."""
+    def get(self, key: str) -> Tagger:
+        """The model's Tagger, loaded on first use. Raises UnknownModelError or ModelLoadError."""
         spec = self.spec(key)
         tagger = self._taggers.get(key)
         if tagger is not None:
@@ -140,11 +138,9 @@ class Registry:
             failed = self._failures.get(key)
             if failed and time.monotonic() - failed[0] < RETRY_AFTER_S:
                 raise ModelLoadError(failed[1])
-            if on_load:
-                on_load(spec)
             try:
                 tagger = load_tagger(self._folder(spec), self.backend)
-            except Exception as err:  # noqa: BLE001 - any failure becomes this model's one-line reason
+            except Exception as err:
                 message = self._reason(spec, err)
                 self._failures[key] = (time.monotonic(), message)
                 raise ModelLoadError(message) from err
@@ -156,6 +152,7 @@ class Registry:
         """Load every bundled model in a background thread, those in `first` before the rest, so that the
         first visitor does not wait for them. A model that fails is remembered as a request's load
         would remember it; the thread itself never raises."""
+
         def load_all() -> None:
             for key in dict.fromkeys([*first, *self.specs]):
                 if key in self.specs and self.specs[key].bundled:
@@ -172,8 +169,10 @@ class Registry:
         if spec.bundled:
             return spec.folder
         if not hub_allowed():
-            raise ModelLoadError(f"it is not bundled ({spec.key}/{rd.ADAPTER_CONFIG} or {spec.key}/{rd.MODEL_CONFIG} "
-                                 f"in the models folder) and the Hub is off (HF_HUB_OFFLINE)")
+            raise ModelLoadError(
+                f"it is not bundled ({spec.key}/{rd.ADAPTER_CONFIG} or {spec.key}/{rd.MODEL_CONFIG} "
+                f"in the models folder) and the Hub is off (HF_HUB_OFFLINE)"
+            )
         from huggingface_hub import constants, snapshot_download
 
         # The model files only (not the logs and plots beside them). The download timeout is
@@ -193,16 +192,6 @@ class Registry:
         if not path.is_file():
             return None
         return strip_front_matter(path.read_text(encoding="utf-8"))
-
-
-# An absolute path (not the path part of a URL): what a library's error message may carry.
-_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.])/(?:[^\s'\"/]+/)*([^\s'\"/]*)")
-
-
-def without_paths(message: str, models_dir: Path) -> str:
-    """A library's message with server paths cut: models_dir/KEY/FILE -> KEY/FILE, any other path -> its file name."""
-    message = message.replace(f"{models_dir.resolve()}/", "").replace(f"{models_dir}/", "")
-    return _ABSOLUTE_PATH.sub(lambda m: m.group(1) or "…", message)
 
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*(\n|\Z)", re.DOTALL)

@@ -64,6 +64,7 @@ def rank_models(matrix: dict[str, dict[str, float]]) -> dict[str, tuple[str, ...
     finished, an experiment added since) rank after the scored ones, by what they were trained on."""
     ranking = {}
     for lang in LANGUAGES:
+
         def key(experiment: str, lang: str = lang) -> tuple:
             f1 = matrix.get(experiment, {}).get(lang)
             trained = EXPERIMENTS[experiment]

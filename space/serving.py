@@ -21,18 +21,18 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from core.facts import ZERO_SHOT_SOURCE
+from space.backends import set_threads
 from space.registry import default_models
 
-# Model-running events share this concurrency group; two at a time on two cores (see TORCH_THREADS_ENV).
+# Model-running events share this concurrency group; two at a time on two cores (see THREADS_ENV).
 CONCURRENCY_ID = "models"
 CONCURRENCY = 2
 QUEUE_SIZE = 64
 MAX_REQUEST_BYTES = 4 * 2**20
-SPACE_ID_ENV = "SPACE_ID"  # set by Hugging Face on every Space
 # Intra-op threads per forward pass (launch() sets it). Measured on 2 busy cores: 1 thread ~2 ms
 # per sentence for a small model, 2 threads 80-250 ms as the threads wait on each other; parallel
 # requests use the cores better than threads inside one small forward pass.
-TORCH_THREADS_ENV = "PANX_TORCH_THREADS"
+THREADS_ENV = "PANX_THREADS"
 
 
 class RequestLimits:
@@ -87,17 +87,15 @@ async def _refuse(send: Any, message: str) -> None:
 
 
 def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
-    """Serve the demo as the Space does (GRADIO_SERVER_PORT, default 7860; GRADIO_SERVER_NAME). On a
-    Hugging Face Space ($SPACE_ID set), the bundled models load in the background from the start."""
-    import torch
-
+    """Serve the demo as the Space does (GRADIO_SERVER_PORT, default 7860; GRADIO_SERVER_NAME). The
+    bundled models load in the background from the start, the default language's first, so that the
+    first visitor finds them loaded (or, on a Hugging Face Space, where no set-up step made their ONNX
+    graphs, being made) instead of waiting for them."""
     from space.views import CSS
 
-    torch.set_num_threads(int(os.environ.get(TORCH_THREADS_ENV, "1")))
+    set_threads(int(os.environ.get(THREADS_ENV, "1")))
     registry = getattr(demo, "registry", None)
-    if os.environ.get(SPACE_ID_ENV) and registry is not None:
-        # On a Hugging Face Space no set-up step exported the models' ONNX graphs (about 11 s each):
-        # load them now, the default language's models first, rather than while a visitor waits.
+    if registry is not None:
         registry.warm_up(first=default_models(ZERO_SHOT_SOURCE))
     settings: dict[str, Any] = {
         "css": CSS,

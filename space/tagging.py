@@ -31,8 +31,27 @@ import numpy as np
 from core.bio import tag_spans
 
 # Titles and abbreviations that keep their full stop, in print and in PAN-X's tokens ("St. Gallen").
-ABBREVIATIONS = ("Bros", "Co", "Col", "Dr", "Hl", "Inc", "Jr", "Ltd", "Mr", "Mrs", "Ms", "Mt", "Nr", "Prof", "Sr",
-                 "St", "Ste", "Vol", "vs")
+ABBREVIATIONS = (
+    "Bros",
+    "Co",
+    "Col",
+    "Dr",
+    "Hl",
+    "Inc",
+    "Jr",
+    "Ltd",
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Mt",
+    "Nr",
+    "Prof",
+    "Sr",
+    "St",
+    "Ste",
+    "Vol",
+    "vs",
+)
 # Upper-case Latin letters (ASCII, Latin-1, Latin Extended-A/B): an initial is one of them.
 _UPPER = "".join(re.escape(c) for c in map(chr, range(0x250)) if c.isupper())
 # A word, as PAN-X tokenises: the first alternatives keep a full stop in the word where PAN-X does
@@ -175,8 +194,15 @@ def merge_spans(
     for first, last, entity_type in tag_spans(labels):
         start, end = words[first][0], words[last - 1][1]
         # Key order as the transformers pipeline's output, which gr.HighlightedText also reads.
-        entities.append({"entity_group": entity_type, "word": text[start:end], "start": start, "end": end,
-                         "score": round(sum(scores[first:last]) / (last - first), 4)})
+        entities.append(
+            {
+                "entity_group": entity_type,
+                "word": text[start:end],
+                "start": start,
+                "end": end,
+                "score": round(sum(scores[first:last]) / (last - first), 4),
+            }
+        )
     return entities
 
 
@@ -187,8 +213,14 @@ LogitsFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 class Tagger:
     """A tokenizer and a backend's logits function, turned into a text -> spans function."""
 
-    def __init__(self, tokenizer: Any, logits: LogitsFn, id2label: dict[int, str], max_positions: int | None = None,
-                 max_window: int = DEFAULT_WINDOW):
+    def __init__(
+        self,
+        tokenizer: Any,
+        logits: LogitsFn,
+        id2label: dict[int, str],
+        max_positions: int | None = None,
+        max_window: int = DEFAULT_WINDOW,
+    ):
         self.tokenizer = tokenizer
         self.logits = logits
         self.id2label = {int(i): label for i, label in id2label.items()}
@@ -214,9 +246,7 @@ class Tagger:
         # does inside a sentence, and it gives each word's subword ids once for all windows.
         encoded = tok([[w] for w in words], is_split_into_words=True, add_special_tokens=False)["input_ids"]
         word_ids = [ids[:MAX_SUBWORDS_PER_WORD] for ids in encoded]
-        windows = plan_windows(
-            [max(len(ids), 1) for ids in word_ids], [ends_sentence(w) for w in words], self.budget
-        )
+        windows = plan_windows([max(len(ids), 1) for ids in word_ids], [ends_sentence(w) for w in words], self.budget)
         labels = ["O"] * len(words)
         scores = [1.0] * len(words)
         for b in range(0, len(windows), BATCH_WINDOWS):

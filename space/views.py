@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,6 @@ import pandas as pd
 
 from core.facts import ENTITY_COLORS, ENTITY_NAMES, ENTITY_TYPES, LANGUAGE_NAMES, LANGUAGES
 from core.results import F1_MATRIX_MD, PLOTS
-
 from space.compare import Comparison, ModelResult, agreement, gold_check, result_name, span, table_rows
 from space.examples import Example
 from space.registry import MODEL_KEYS, ModelSpec, Registry
@@ -41,6 +41,16 @@ CSS = """
 .notice.error { background: #fde2e1; color: #7a1410; }
 .model-status { font-size: 0.85em; opacity: 0.85; }
 .model-status.error { color: #b42318; opacity: 1; }
+.model-status.pending::before {
+  content: ""; display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.4em; vertical-align: -0.1em;
+  border: 2px solid #f97316; border-top-color: transparent; border-radius: 50%; animation: panx-spin 0.8s linear infinite;
+}
+.model-status.waiting::before { animation: none; border-color: #bbb; }
+@keyframes panx-spin { to { transform: rotate(360deg); } }
+/* The columns of a row are as tall as the tallest; each box of spans fills its column above a status
+   line two lines high, so that the status lines start at one height whatever the boxes hold. */
+#results > [id^='col-'] > [id^='hl-'] { flex-grow: 1; }
+#results > [id^='col-'] > [id^='status-'] { flex-grow: 0; min-height: 3.8em; }
 [id^='hl-'] .token .label { white-space: nowrap; word-break: keep-all; }
 """
 
@@ -59,16 +69,27 @@ class Inputs:
             with gr.Column(scale=5):
                 text = gr.Textbox(label="Text", value=examples[language][0].text, lines=2, max_lines=12, elem_id="text")
                 example_set = gr.Dataset(
-                    components=["textbox"], headers=[], type="index", layout="table",
-                    samples=example_samples(examples, language), label=examples_label(language), elem_id="examples",
+                    components=["textbox"],
+                    headers=[],
+                    type="index",
+                    layout="table",
+                    samples=example_samples(examples, language),
+                    label=examples_label(language),
+                    elem_id="examples",
                 )
             with gr.Column(scale=4):
-                radio = gr.Radio([(f"{LANGUAGE_NAMES[lang]} ({lang})", lang) for lang in LANGUAGES],
-                                 value=language, label="Language", elem_id="language")
+                radio = gr.Radio(
+                    [(f"{LANGUAGE_NAMES[lang]} ({lang})", lang) for lang in LANGUAGES],
+                    value=language,
+                    label="Language",
+                    elem_id="language",
+                )
                 models = gr.CheckboxGroup(
-                    model_choices(registry, language), value=chosen, label="Models",
+                    model_choices(registry, language),
+                    value=chosen,
+                    label="Models",
                     info=f"✓ = fine-tuned on this language, zero-shot = not; {AUTO} = the best model for the "
-                         "language it detects",
+                    "language it detects",
                     elem_id="models",
                 )
                 run = gr.Button("Find entities", variant="primary", elem_id="run")
@@ -93,10 +114,10 @@ class View:
         gr.HTML(legend_html(), elem_id="legend")
         notice = gr.HTML("", visible=False, elem_id="notice")
         columns, highlights, statuses = {}, {}, {}
-        with gr.Row(equal_height=False):
+        with gr.Row(equal_height=True, elem_id="results"):
             with gr.Column(visible=False, min_width=220, elem_id="col-gold") as gold_column:
                 gold_text = gr.HighlightedText(label="Gold (PAN-X)", color_map=COLOR_MAP, elem_id="hl-gold")
-                gr.HTML("<span class='model-status'>the data set's own annotation</span>")
+                gr.HTML("<span class='model-status'>the data set's own annotation</span>", elem_id="status-gold")
             for key in MODEL_KEYS:
                 # One column per model, hidden until chosen.
                 with gr.Column(visible=key in chosen, min_width=220, elem_id=f"col-{key}") as columns[key]:
@@ -112,8 +133,14 @@ class View:
     @property
     def outputs(self) -> list[Any]:
         return [
-            self.notice, self.gold_column, self.gold_text, self.agreement, self.table,
-            *self.columns.values(), *self.highlights.values(), *self.statuses.values(),
+            self.notice,
+            self.gold_column,
+            self.gold_text,
+            self.agreement,
+            self.table,
+            *self.columns.values(),
+            *self.highlights.values(),
+            *self.statuses.values(),
         ]
 
     def _columns(self, chosen: list[str]) -> dict[Any, Any]:
@@ -121,37 +148,48 @@ class View:
 
     def message(self, message: str, chosen: list[str]) -> dict[Any, Any]:
         """No results, only a message (empty text, no model picked)."""
-        return self._columns(chosen) | {
-            self.notice: gr.HTML(notice_html(message, error=True), visible=True),
-            self.gold_column: gr.Column(visible=False),
-            self.gold_text: None,
-            self.agreement: "",
-            self.table: entity_table([]),
-        } | {h: None for h in self.highlights.values()} | {s: "" for s in self.statuses.values()}
+        return (
+            self._columns(chosen)
+            | {
+                self.notice: gr.HTML(notice_html(message, error=True), visible=True),
+                self.gold_column: gr.Column(visible=False),
+                self.gold_text: None,
+                self.agreement: "",
+                self.table: entity_table([]),
+            }
+            | {h: None for h in self.highlights.values()}
+            | {s: "" for s in self.statuses.values()}
+        )
 
-    def show(self, comparison: Comparison) -> dict[Any, Any]:
+    def show(self, comparison: Comparison, loading: Collection[str] = ()) -> dict[Any, Any]:
+        """A comparison, finished or not: each model that answered shows its spans, the one running
+        says so (and that it is `loading`, its first use), the others that they wait; the agreement
+        and the table follow once every model has answered."""
         gold = comparison.gold
-        updates = self._columns([r.key for r in comparison.results]) | {
+        updates = self._columns([r.key for r in comparison.results] + list(comparison.pending)) | {
             self.notice: gr.HTML(notice_html(comparison.notice or ""), visible=bool(comparison.notice)),
             self.gold_column: gr.Column(visible=gold is not None),
             self.gold_text: gr.HighlightedText(
                 value={"text": gold.text, "entities": gold.gold} if gold else None,
                 label=f"Gold · {gold.source}" if gold else "Gold (PAN-X)",
             ),
-            self.agreement: agreement_html(comparison),
-            self.table: entity_table(table_rows(comparison)),
         }
+        if not comparison.pending:
+            updates |= {self.agreement: agreement_html(comparison), self.table: entity_table(table_rows(comparison))}
         results = {r.key: r for r in comparison.results}
         for key, highlight in self.highlights.items():
             result = results.get(key)
-            if result is None:
+            if key in comparison.pending:
+                state = "waiting" if key != comparison.pending[0] else "loading" if key in loading else "tagging"
+                updates[self.statuses[key]] = pending_html(state)
+            elif result is None:
                 updates[highlight], updates[self.statuses[key]] = None, ""
-                continue
-            updates[highlight] = gr.HighlightedText(
-                value=None if result.error else highlight_value(comparison.text, result, gold),
-                label=result_label(result, comparison),
-            )
-            updates[self.statuses[key]] = status_html(result, gold)
+            else:
+                updates[highlight] = gr.HighlightedText(
+                    value=None if result.error else highlight_value(comparison.text, result, gold),
+                    label=result_label(result, comparison),
+                )
+                updates[self.statuses[key]] = status_html(result, gold)
         return updates
 
 
@@ -220,6 +258,17 @@ def notice_html(message: str, error: bool = False) -> str:
     return f"<div class='notice{' error' if error else ''}'>{html.escape(message)}</div>"
 
 
+def pending_html(state: str) -> str:
+    """The status of a model that has not answered yet: "waiting" for the models before it, "tagging",
+    or "loading" (its first use)."""
+    text = {
+        "waiting": "waiting for the models before it…",
+        "tagging": "tagging…",
+        "loading": "loading the model (its first use), then tagging…",
+    }[state]
+    return f"<div class='model-status pending {state}'>{text}</div>"
+
+
 def status_html(result: ModelResult, gold: Example | None) -> str:
     if result.error:
         return f"<div class='model-status error'>⚠ {html.escape(result.error)}</div>"
@@ -232,7 +281,8 @@ def status_html(result: ModelResult, gold: Example | None) -> str:
         parts.append(f"gold: {matches.count(True)}/{len(gold.gold or [])} found, {matches.count(False)} wrong")
     if result.key == AUTO:
         parts.append(f"answered by {result.spec.key}")
-    parts.append("bundled" if result.spec.bundled else "from the Hub")
+    if not result.spec.bundled:
+        parts.append("from the Hub")
     return f"<div class='model-status'>{html.escape(' · '.join(parts))}</div>"
 
 
@@ -251,8 +301,9 @@ def agreement_html(comparison: Comparison) -> str:
     text = comparison.text
     lines = [f"<b>All {len(runs)} models agree on</b>: " + (" ".join(chip(text, *s) for s in agreed) or "no span")]
     if partial:
-        disputed = (f"{chip(text, *s)}<span class='model-status'>{html.escape(', '.join(keys))}</span>"
-                    for s, keys in partial)
+        disputed = (
+            f"{chip(text, *s)}<span class='model-status'>{html.escape(', '.join(keys))}</span>" for s, keys in partial
+        )
         lines.append("<b>Only some models</b>: " + " ".join(disputed))
     if agreed and comparison.gold and comparison.gold.gold:
         gold_spans = {span(g) for g in comparison.gold.gold}
@@ -281,6 +332,7 @@ def file_url(path: Path) -> str:
 def card_markdown(card: str, plots: dict[str, Path]) -> str:
     """A card with its plot links pointing at the served plots; an image that cannot be served
     becomes its caption, so no image is broken."""
+
     def link(match: re.Match) -> str:
         caption, target = match.groups()
         plot = plots.get(Path(target).name)
@@ -301,7 +353,9 @@ def results_tab(registry: Registry, results_dir: Path) -> None:
     for rel, caption in PLOTS.items():
         path = results_dir / rel
         if path.is_file():
-            gr.Image(str(path), label=caption, interactive=False, buttons=[])
+            # The caption above the plot, not as the image's label chip, which covers the plot's title.
+            gr.Markdown(f"**{caption}**", elem_classes="plot-caption")
+            gr.Image(str(path), label=caption, show_label=False, interactive=False, buttons=[])
         else:
             gr.Markdown(f"*{caption}: not produced yet ({rel} is missing in the results).*")
     table = results_dir / F1_MATRIX_MD

@@ -1,4 +1,5 @@
-"""A fake but complete run directory (and results/) for card tests, plus checks any card must pass.
+"""A fake but complete run directory (and the study's results/) for card and report tests, plus checks any
+card must pass.
 
 The numbers look like a real offline `de` run (preset e5: a LoRA adapter on the offline
 multilingual-e5-small, 5 epochs, evaluated on every language) or, with preset="book", the book's full
@@ -26,10 +27,18 @@ from core.facts import (
     SHUFFLE_SEED,
     SWISS_FRACTIONS,
     dataset_config,
+    join_names,
     model_name,
 )
 from core.files import write_json
-from core.run_dir import DATA_SUMMARY, EVAL_RESULTS, HYPERPARAMETERS, RUN_INFO, TRAINER_STATE, read_json
+from core.run_dir import (
+    DATA_SUMMARY,
+    EVAL_RESULTS,
+    HYPERPARAMETERS,
+    RUN_INFO,
+    TRAINER_STATE,
+    read_json,
+)
 
 # hyperparameters.json as training.train writes it, for the two presets the fixture knows.
 HYPERPARAMETERS_BY_PRESET: dict[str, dict[str, Any]] = {
@@ -78,7 +87,10 @@ HYPERPARAMETERS_BY_PRESET: dict[str, dict[str, Any]] = {
 }
 BASE_BY_PRESET = {"e5": OFFLINE_BASE_ID, "book": BOOK_BASE_MODEL}
 # run_info.json "parameters": a PEFT model in training (adapter + head) or a full model.
-PARAMETERS_BY_PRESET = {"e5": {"total": 118_985_254, "trainable": 1_329_799}, "book": {"total": 277_458_439, "trainable": 277_458_439}}
+PARAMETERS_BY_PRESET = {
+    "e5": {"total": 118_985_254, "trainable": 1_329_799},
+    "book": {"total": 277_458_439, "trainable": 277_458_439},
+}
 
 # (epoch, step, training loss, validation loss, F1): 12,580 rows / 24 = 525 steps per epoch.
 EPOCHS = [
@@ -113,11 +125,24 @@ def _entities(rows: int) -> dict[str, int]:
 def _log_history() -> list[dict[str, Any]]:
     history: list[dict[str, Any]] = []
     for epoch, step, loss, eval_loss, f1 in EPOCHS:
-        history.append({"loss": loss, "grad_norm": 2.71, "learning_rate": 5e-05 * (1 - step / 1575), "epoch": epoch, "step": step})
-        history.append({"eval_loss": eval_loss, "eval_f1": f1, "eval_precision": f1 - 0.01, "eval_recall": f1 + 0.01,
-                        "eval_runtime": 9.81, "epoch": epoch, "step": step})
+        history.append(
+            {"loss": loss, "grad_norm": 2.71, "learning_rate": 5e-05 * (1 - step / 1575), "epoch": epoch, "step": step}
+        )
+        history.append(
+            {
+                "eval_loss": eval_loss,
+                "eval_f1": f1,
+                "eval_precision": f1 - 0.01,
+                "eval_recall": f1 + 0.01,
+                "eval_runtime": 9.81,
+                "epoch": epoch,
+                "step": step,
+            }
+        )
     # What Trainer appends after training: the summary, then a final evaluate() that is not an epoch.
-    history.append({"train_runtime": 412.7, "train_samples_per_second": 91.4, "train_loss": 0.158524, "epoch": 3.0, "step": 1575})
+    history.append(
+        {"train_runtime": 412.7, "train_samples_per_second": 91.4, "train_loss": 0.158524, "epoch": 3.0, "step": 1575}
+    )
     history.append({"eval_loss": 0.136781, "eval_f1": 0.862013, "epoch": 3.0, "step": 1575})
     return history
 
@@ -141,7 +166,9 @@ def _language_scores(precision, recall, f1, sentences, interval) -> dict[str, An
     }
 
 
-def write_fake_run_dir(run_dir: Path, experiment: str = "de", preset: str = "e5", base_model: str | None = None) -> Path:
+def write_fake_run_dir(
+    run_dir: Path, experiment: str = "de", preset: str = "e5", base_model: str | None = None
+) -> Path:
     """Write the five JSON files of a finished run (no model weights: cards never load the model)."""
     run_dir = Path(run_dir)
     base_model = base_model or BASE_BY_PRESET[preset]
@@ -155,11 +182,17 @@ def write_fake_run_dir(run_dir: Path, experiment: str = "de", preset: str = "e5"
             "test": {"rows": test_rows, "entities": _entities(test_rows)},
         }
     write_json(run_dir / HYPERPARAMETERS, HYPERPARAMETERS_BY_PRESET[preset])
-    write_json(run_dir / TRAINER_STATE, {"global_step": 1575, "epoch": 3.0, "log_history": _log_history()})
+    write_json(
+        run_dir / TRAINER_STATE,
+        {"global_step": 1575, "max_steps": 1575, "epoch": 3.0, "num_train_epochs": 3, "log_history": _log_history()},
+    )
     write_json(
         run_dir / EVAL_RESULTS,
-        {"split": "test", "test_carved_from_validation": True,
-         "languages": {lang: _language_scores(*scores) for lang, scores in SCORES.items()}},
+        {
+            "split": "test",
+            "test_carved_from_validation": True,
+            "languages": {lang: _language_scores(*scores) for lang, scores in SCORES.items()},
+        },
     )
     write_json(
         run_dir / DATA_SUMMARY,
@@ -190,8 +223,14 @@ def write_fake_run_dir(run_dir: Path, experiment: str = "de", preset: str = "e5"
             "train_samples_per_s": 91.4,
             "created_at": "2025-01-15T10:32:07+00:00",
             "command": f"python -m training.train --experiment {experiment} --preset {preset} "
-                       f"--data-dir {TRAINING_MACHINE}/data/panx --output-dir={TRAINING_MACHINE}/runs/{experiment}",
-            "versions": {"transformers": "5.24.0", "torch": "2.13.0", "datasets": "5.2.0", "peft": "0.21.2", "seqeval": "1.2.2"},
+            f"--data-dir {TRAINING_MACHINE}/data/panx --output-dir={TRAINING_MACHINE}/runs/{experiment}",
+            "versions": {
+                "transformers": "5.24.0",
+                "torch": "2.13.0",
+                "datasets": "5.2.0",
+                "peft": "0.21.2",
+                "seqeval": "1.2.2",
+            },
         },
     )
     return run_dir
@@ -212,8 +251,12 @@ ADAPTER_COST = {
     "f1": F1_MATRIX["de"],
     "trainable_parameters": 1_329_799,
     "seed": {"seed": 43, "f1": {"de": 0.8641, "fr": 0.7107, "it": 0.6791, "en": 0.5962}},
-    "full_fine_tune": {"preset": "e5-full", "f1": {"de": 0.8793, "fr": 0.7204, "it": 0.7011, "en": 0.6102},
-                       "total": 117_658_375, "trainable": 117_658_375},
+    "full_fine_tune": {
+        "preset": "e5-full",
+        "f1": {"de": 0.8793, "fr": 0.7204, "it": 0.7011, "en": 0.6102},
+        "total": 117_658_375,
+        "trainable": 117_658_375,
+    },
 }
 ERROR_ANALYSIS = {
     "model": "de",
@@ -232,27 +275,33 @@ ERROR_ANALYSIS = {
         {"gold": "I-LOC", "predicted": "I-ORG", "rate": 0.0871},
     ],
 }
-PLOT_FILES = tuple(res.PLOTS)
+CURVE = {
+    "zero_shot_f1": F1_MATRIX["de"]["fr"],
+    "zero_shot_model": "de",
+    "points": [
+        {"train_samples": 250, "f1": 0.6532},
+        {"train_samples": 500, "f1": 0.7318},
+        {"train_samples": 1000, "f1": 0.7845},
+        {"train_samples": 2000, "f1": 0.8211},
+        {"train_samples": 4000, "f1": 0.8436},
+    ],
+}
 
 
-def write_fake_results_dir(results_dir: Path, f1_matrix: bool = True, plots: bool = True,
-                           adapter_cost: bool = True, error_analysis: bool = True) -> Path:
+def write_fake_results_dir(results_dir: Path, f1_matrix: bool = True) -> Path:
+    """The study's results as the cards and the report read them (f1_matrix=False: a study without its matrix yet)."""
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     if f1_matrix:
         write_json(results_dir / res.F1_MATRIX_JSON, F1_MATRIX)
-    if adapter_cost:
-        write_json(results_dir / res.ADAPTER_COST_JSON, ADAPTER_COST)
-    if error_analysis:
-        write_json(results_dir / res.ERROR_ANALYSIS_JSON, ERROR_ANALYSIS)
-    if plots:
-        for name in PLOT_FILES:
-            (results_dir / name).parent.mkdir(parents=True, exist_ok=True)
-            (results_dir / name).write_bytes(b"\x89PNG\r\n\x1a\n")  # only existence matters to the card
+    write_json(results_dir / res.ADAPTER_COST_JSON, ADAPTER_COST)
+    write_json(results_dir / res.ERROR_ANALYSIS_JSON, ERROR_ANALYSIS)
+    write_json(results_dir / res.CURVE_JSON, CURVE)
     return results_dir
 
 
 # ---- Checks any rendered card must pass, whatever run it came from (fake or a real smoke run). ----
+
 
 def section(text: str, heading: str) -> str:
     """The body of a Markdown section, up to the next heading of the same or a higher level."""
@@ -285,17 +334,61 @@ def expected_epoch_rows(run_dir: Path) -> list[list[str]]:
             loss = entry["loss"]
         if "eval_loss" in entry:
             shown_loss = "No log" if loss is None else f"{loss:.4f}"
-            rows.append([shown_loss, f"{entry['epoch']:.1f}", str(entry["step"]), f"{entry['eval_loss']:.4f}", f"{entry['eval_f1']:.4f}"])
+            rows.append(
+                [
+                    shown_loss,
+                    f"{entry['epoch']:.1f}",
+                    str(entry["step"]),
+                    f"{entry['eval_loss']:.4f}",
+                    f"{entry['eval_f1']:.4f}",
+                ]
+            )
             loss = None
     return rows
 
 
 def expected_hyperparameter_lines(run_dir: Path) -> list[str]:
-    return [f"- {name}: {'not set' if value is None else value}" for name, value in read_json(run_dir, HYPERPARAMETERS).items()]
+    return [
+        f"- {name}: {'not set' if value is None else value}"
+        for name, value in read_json(run_dir, HYPERPARAMETERS).items()
+    ]
 
 
 def ci(interval: list[float]) -> str:
     return f"{interval[0]:.4f}–{interval[1]:.4f}"
+
+
+# The sections of transformers' Trainer card, in its order, then what panx-ner adds for one model.
+TRAINER_SECTIONS = [
+    "## Model description",
+    "## Intended uses & limitations",
+    "## Training and evaluation data",
+    "## Training procedure",
+    "### Training hyperparameters",
+    "### Training results",
+    "### Framework versions",
+]
+ADDED_SECTIONS = ["## Evaluation results", "### Per-entity scores", "## How to use", "## Limitations"]
+MAX_WORDS = 1200
+CODE_BLOCK = re.compile(r"^```.*?^```$", re.M | re.S)
+
+
+def body_words(text: str) -> int:
+    """Words of the card's body (after the YAML header) outside code blocks, as `wc -w` counts them."""
+    body = text.split("\n---\n", 1)[1]
+    return len(CODE_BLOCK.sub("", body).split())
+
+
+def headings(text: str) -> list[str]:
+    return re.findall(r"^#{2,3} .*$", CODE_BLOCK.sub("", text), re.M)
+
+
+def assert_card_layout(text: str) -> None:
+    """The Trainer card's sections complete and in order, then panx-ner's, within the word budget."""
+    found = headings(text)
+    sections = [heading for heading in found if heading in TRAINER_SECTIONS + ADDED_SECTIONS]
+    assert sections == TRAINER_SECTIONS + ADDED_SECTIONS, found
+    assert body_words(text) <= MAX_WORDS, f"{body_words(text)} words outside code blocks"
 
 
 def assert_card_matches_run(text: str, run_dir: Path) -> None:
@@ -319,55 +412,93 @@ def assert_card_matches_run(text: str, run_dir: Path) -> None:
         assert result["dataset"]["type"] == "google/xtreme"
         assert result["dataset"]["split"] == ("validation" if carved else "test")
         args = result["dataset"]["args"]
-        assert args["subsample_fraction"] == summary["fractions"][lang] and args["subsample_seed"] == summary["shuffle_seed"]
+        assert (
+            args["subsample_fraction"] == summary["fractions"][lang]
+            and args["subsample_seed"] == summary["shuffle_seed"]
+        )
         if carved:
-            assert args["carved_from"] == "validation" and args["half"] == "held-out" and args["carve_seed"] == summary["carve_seed"]
+            assert (
+                args["carved_from"] == "validation"
+                and args["half"] == "held-out"
+                and args["carve_seed"] == summary["carve_seed"]
+            )
             assert f"held-out half of validation (carve seed {summary['carve_seed']})" in result["dataset"]["name"]
         values = {metric["type"]: metric["value"] for metric in result["metrics"]}
         assert values == {"f1": scores["f1"], "precision": scores["precision"], "recall": scores["recall"]}
         assert all("seqeval" in metric["name"] for metric in result["metrics"])
     assert card.data.language == list(run_info["train_languages"])
 
+    # The Trainer's opening lines: the last evaluation's loss and F1, on the training languages' validation sentences.
+    epochs = expected_epoch_rows(run_dir)
+    intro = text.split("## Model description")[0]
+    validation = join_names([LANGUAGE_NAMES[lang] for lang in run_info["train_languages"]])
+    assert f"evaluation set (the {validation} validation sentences" in intro
+    assert f"\n- Loss: {epochs[-1][3]}\n- F1: {epochs[-1][4]}\n" in intro
+
     # Training results: one row per epoch, equal to trainer_state.json as displayed.
     results = section(text, "### Training results")
-    assert table_rows(results) == expected_epoch_rows(run_dir)
+    assert table_rows(results) == epochs
     assert "| Training Loss | Epoch | Step | Validation Loss | F1 |" in results
+    assert "The model kept is the last epoch's" in results
 
     # Hyperparameters: exactly hyperparameters.json, in its order.
     hyper = section(text, "### Training hyperparameters")
     assert [line for line in hyper.splitlines() if line.startswith("- ")] == expected_hyperparameter_lines(run_dir)
 
-    # Parameter counts from run_info.json.
+    # Parameter counts from run_info.json, training sentences from data_summary.json.
     description = section(text, "## Model description")
     for count in run_info["parameters"].values():
         assert f"{count:,}" in description
+    data = " ".join(section(text, "## Training and evaluation data").split())
+    trained = join_names(
+        [f"{summary['splits'][lang]['train']['rows']:,} {LANGUAGE_NAMES[lang]}" for lang in run_info["train_languages"]]
+    )
+    assert f"It was trained on {trained} sentences" in data
 
-    # Headline F1 with its interval per language, and the evaluation table.
-    assert "seqeval" in text.split("## Model description")[0]
-    for lang, scores in evaluation["languages"].items():
-        assert re.search(rf"^- {LANGUAGE_NAMES[lang]}: {scores['f1']:.4f} \(95% CI {ci(scores['f1_ci95'])}\)", text, re.M), lang
+    # The evaluation table (this model's row of the cross-lingual table) and the per-entity scores.
     rows = {row[0]: row for row in table_rows(section(text, "## Evaluation results"))}
+    assert list(rows) == [LANGUAGE_NAMES[lang] for lang in LANGUAGES if lang in evaluation["languages"]]
+    per_entity = {row[0]: row[1:] for row in table_rows(section(text, "### Per-entity scores"))}
     for lang, scores in evaluation["languages"].items():
         row = rows[LANGUAGE_NAMES[lang]]
-        assert row[2:7] == [f"{scores['num_sentences']:,}", f"{scores['precision']:.4f}", f"{scores['recall']:.4f}",
-                            f"{scores['f1']:.4f}", ci(scores["f1_ci95"])]
-        per_entity = {r[1]: r for r in table_rows(section(text, "### Per-entity scores")) if r[0] == LANGUAGE_NAMES[lang]}
-        for entity in ENTITY_TYPES:
-            want = scores["per_entity"][entity]
-            assert per_entity[entity][2:] == [
-                f"{want['precision']:.4f}", f"{want['recall']:.4f}", f"{want['f1']:.4f}", f"{want['support']:,}",
-            ]
+        assert row[1] == ("yes" if lang in run_info["train_languages"] else "no (zero-shot)")
+        assert row[2:] == [
+            f"{scores['num_sentences']:,}",
+            f"{scores['precision']:.4f}",
+            f"{scores['recall']:.4f}",
+            f"{scores['f1']:.4f}",
+            ci(scores["f1_ci95"]),
+        ]
+        assert per_entity[LANGUAGE_NAMES[lang]] == [
+            f"{scores['per_entity'][entity]['f1']:.4f} ({scores['per_entity'][entity]['support']:,})"
+            for entity in ENTITY_TYPES
+        ]
 
+    assert_card_layout(text)
     assert_clean(text)
 
 
-FORBIDDEN = [r"\bNone\b", r"\bTODO\b", r"\bnan\b", r"\{\{", r"\{%", r"\bundefined\b", r"local_files_only", r"is_local",
-             # a machine path: an absolute folder of a training or test machine
-             r"(?<![\w.:/])/(?:tmp|work|home|root|srv|mnt|var|Users|private)/"]
+FORBIDDEN = [
+    r"\bNone\b",
+    r"\bTODO\b",
+    r"\bnan\b",
+    r"\{\{",
+    r"\{%",
+    r"\bundefined\b",
+    r"local_files_only",
+    r"is_local",
+    # a machine path: an absolute folder of a training or test machine
+    r"(?<![\w.:/])/(?:tmp|work|home|root|srv|mnt|var|Users|private)/",
+]
 
 
 def assert_clean(text: str) -> None:
-    """No leaked Python None, NaN, placeholder, unrendered Jinja, loader flag or machine path."""
+    """No leaked Python None, NaN, placeholder, unrendered Jinja, loader flag or machine path; no double space
+    between words outside code blocks (a template's line break gone wrong)."""
     for pattern in FORBIDDEN:
         found = re.search(pattern, text, re.I if "nan" in pattern else 0)
-        assert not found, f"card contains {found.group(0)!r}: ...{text[max(found.start() - 80, 0):found.end() + 80]}..."
+        assert not found, (
+            f"card contains {found.group(0)!r}: ...{text[max(found.start() - 80, 0) : found.end() + 80]}..."
+        )
+    doubled = [line for line in CODE_BLOCK.sub("", text).splitlines() if re.search(r"\S  +\S", line)]
+    assert not doubled, doubled

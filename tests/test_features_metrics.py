@@ -11,8 +11,8 @@ from training.metrics import align_predictions, bootstrap_f1, sentence_counts, s
 def tokenizer():
     from transformers import AutoTokenizer
 
+    from core.e5_base import build
     from core.facts import OFFLINE_BASE_ID
-    from training.e5_base import build
 
     build(progress=False)
     return AutoTokenizer.from_pretrained(OFFLINE_BASE_ID, local_files_only=True)
@@ -20,7 +20,16 @@ def tokenizer():
 
 def test_align_labels_first_subword_only():
     word_ids = [None, 0, 0, 0, 1, 2, 2, None]
-    assert align_labels(word_ids, [1, 2, 0]) == [IGNORE_INDEX, 1, IGNORE_INDEX, IGNORE_INDEX, 2, 0, IGNORE_INDEX, IGNORE_INDEX]
+    assert align_labels(word_ids, [1, 2, 0]) == [
+        IGNORE_INDEX,
+        1,
+        IGNORE_INDEX,
+        IGNORE_INDEX,
+        2,
+        0,
+        IGNORE_INDEX,
+        IGNORE_INDEX,
+    ]
 
 
 def test_align_labels_every_subword_continues_its_entity_with_i():

@@ -23,10 +23,22 @@ def test_train_rows_are_the_swiss_shares_read_from_parquet_metadata(data_dir):
     assert PANX_TRAIN_ROWS == 20_000
 
 
-@pytest.mark.parametrize("rows, repeats", [
-    (12580, 1), (17160, 1), (20020, 1), (4580, 1), (4000, 1),  # 5 epochs are at least the minimum
-    (1680, 3), (1180, 4), (2000, 2), (1000, 4), (500, 8), (250, 15),
-])
+@pytest.mark.parametrize(
+    "rows, repeats",
+    [
+        (12580, 1),
+        (17160, 1),
+        (20020, 1),
+        (4580, 1),
+        (4000, 1),  # 5 epochs are at least the minimum
+        (1680, 3),
+        (1180, 4),
+        (2000, 2),
+        (1000, 4),
+        (500, 8),
+        (250, 15),
+    ],
+)
 def test_small_training_sets_repeat_their_epochs_to_the_minimum(rows, repeats):
     assert E5.epoch_repeats(rows) == repeats
     stretched = E5.for_train_rows(rows)
@@ -53,4 +65,3 @@ def test_no_minimum_means_the_preset_epochs_whatever_the_size():
     book = get_preset("book")
     assert book.min_train_steps is None and book.epoch_repeats(10) == 1 and book.for_train_rows(10) == book
     assert replace(E5, min_train_steps=0).epoch_repeats(10) == 1  # --min-train-steps 0: off
-

@@ -8,12 +8,20 @@ import time
 import gradio as gr
 import pytest
 
+import space.registry as registry_module
 from core import run_dir as rd
 from core.cli import InputError
-
-import space.registry as registry_module
 from space.app import LatestRun
-from space.compare import LONG_TEXT_CHARS, MAX_CHARS, REQUEST_LANGUAGES, api_payload, compare, prepare_text, table_rows
+from space.compare import (
+    LONG_TEXT_CHARS,
+    MAX_CHARS,
+    REQUEST_LANGUAGES,
+    api_payload,
+    compare,
+    comparing,
+    prepare_text,
+    table_rows,
+)
 from space.examples import Example
 from space.registry import ModelLoadError, Registry, UnknownModelError
 from space.routing import AUTO, LanguageGuess, Route
@@ -26,8 +34,14 @@ SPANS = {
     "all": [("PER", 0, 9), ("ORG", 20, 28), ("LOC", 32, 38)],
     "de-fr": [("PER", 0, 9), ("LOC", 20, 28)],
 }
-GOLD = Example(TEXT, "test", [{"entity_group": "PER", "word": "Jeff Dean", "start": 0, "end": 9},
-                              {"entity_group": "LOC", "word": "Zürich", "start": 32, "end": 38}])
+GOLD = Example(
+    TEXT,
+    "test",
+    [
+        {"entity_group": "PER", "word": "Jeff Dean", "start": 0, "end": 9},
+        {"entity_group": "LOC", "word": "Zürich", "start": 32, "end": 38},
+    ],
+)
 
 
 def fake_tagger(key, calls):
@@ -39,6 +53,7 @@ def fake_tagger(key, calls):
             if e <= len(text)
         ]
         return {"text": text, "entities": entities}
+
     return tag
 
 
@@ -81,7 +96,9 @@ def test_empty_text_is_a_clear_input_error(registry):
 def test_unknown_language_and_model_are_refused_before_any_work(registry, calls):
     with pytest.raises(InputError, match=f"unknown language 'xx'; valid languages: {', '.join(REQUEST_LANGUAGES)}$"):
         compare(TEXT, "xx", ["de"], registry, ROUTER)
-    with pytest.raises(UnknownModelError, match="unknown model 'bert'; valid models: de, de-fr, fr, it, en, all, auto$"):
+    with pytest.raises(
+        UnknownModelError, match="unknown model 'bert'; valid models: de, de-fr, fr, it, en, all, auto$"
+    ):
         compare(TEXT, "de", ["de", "bert"], registry, ROUTER)
     assert calls == []
 
@@ -121,8 +138,13 @@ def test_auto_reuses_the_answer_of_a_model_that_ran(registry, calls):
     assert auto.spec.key == "all" and auto.entities == comparison.results[1].entities
     payload = api_payload(comparison)
     assert payload[AUTO] == {
-        "detected_language": "de", "probability": 0.9, "answered_by": "all", "model": auto.spec.hub_id,
-        "zero_shot": False, "entities": payload["models"]["all"]["entities"], "error": None,
+        "detected_language": "de",
+        "probability": 0.9,
+        "answered_by": "all",
+        "model": auto.spec.hub_id,
+        "zero_shot": False,
+        "entities": payload["models"]["all"]["entities"],
+        "error": None,
     }
     assert list(payload["models"]) == ["de", "all"]
 
@@ -131,7 +153,9 @@ def test_auto_hands_over_when_the_best_model_fails(registry, calls):
     comparison = compare(TEXT, "de", [AUTO], registry, FakeRouter("fr", "it", "de-fr", "de"))
     assert comparison.auto.spec.key == "de-fr" and calls == ["de-fr"]
     failing = compare(TEXT, "de", [AUTO], registry, FakeRouter("fr", "it"))
-    assert failing.auto.spec.key == "fr" and failing.auto.error.startswith("no model could answer; the best: model 'fr'")
+    assert failing.auto.spec.key == "fr" and failing.auto.error.startswith(
+        "no model could answer; the best: model 'fr'"
+    )
 
 
 def test_auto_is_trained_or_zero_shot_on_the_detected_language(registry):
@@ -170,7 +194,8 @@ def test_highlighted_text_postprocess_keeps_text_and_marks_wrong_spans(registry)
     tokens = gr.HighlightedText(color_map=COLOR_MAP).postprocess(value).model_dump()
     assert "".join(t["token"] for t in tokens) == TEXT
     assert [(t["token"], t["class_or_confidence"]) for t in tokens if t["class_or_confidence"]] == [
-        ("Jeff Dean", "PER"), ("<Google>", "ORG ✗"),
+        ("Jeff Dean", "PER"),
+        ("<Google>", "ORG ✗"),
     ]
     assert status_html(comparison.results[0], GOLD).count("gold: 1/2 found, 1 wrong") == 1
 
@@ -205,6 +230,41 @@ def test_auto_column_says_what_was_detected_and_who_answered(registry):
     updates = view.show(compare(TEXT, "de", [AUTO], registry, ROUTER))
     assert updates[view.highlights[AUTO]].label == "auto → all · German detected (p = 0.90)"
     assert "answered by all" in updates[view.statuses[AUTO]]
+
+
+def test_a_comparison_comes_one_model_at_a_time_loaded_models_first(registry, calls):
+    registry.get("all")  # loaded before the request; de and de-fr load on their first use
+    steps = list(comparing(TEXT, "de", ["de", "de-fr", "all", AUTO], registry, ROUTER, gold=GOLD))
+    assert [step.pending for step in steps] == [
+        ("all", "de", "de-fr", AUTO),
+        ("de", "de-fr", AUTO),
+        ("de-fr", AUTO),
+        (AUTO,),
+        (),
+    ]
+    assert [[r.key for r in step.results] for step in steps][-2:] == [
+        ["de", "de-fr", "all"],
+        ["de", "de-fr", "all", AUTO],
+    ]
+    whole = compare(TEXT, "de", ["de", "de-fr", "all", AUTO], registry, ROUTER, gold=GOLD)
+    assert [(r.key, r.entities) for r in steps[-1].results] == [(r.key, r.entities) for r in whole.results]
+    assert calls[:3] == ["all", "de", "de-fr"]  # auto reused all's answer
+
+
+def test_a_pending_column_says_what_its_model_does_and_the_rest_waits_for_the_last_step(registry):
+    with gr.Blocks():
+        view = View.build(registry, "de", ["de", "all", AUTO])
+    first, *_, last = comparing(TEXT, "de", ["de", "all", AUTO], registry, ROUTER, gold=GOLD)
+    updates = view.show(first, loading={"de", "all"})
+    assert "loading the model" in updates[view.statuses["de"]] and "pending" in updates[view.statuses["de"]]
+    assert "waiting" in updates[view.statuses["all"]] and "waiting" in updates[view.statuses[AUTO]]
+    assert view.highlights["de"] not in updates  # the spans of the run before stay until the new ones come
+    assert view.agreement not in updates and view.table not in updates
+    assert updates[view.gold_column].visible and updates[view.columns["de"]].visible
+    assert not updates[view.columns["fr"]].visible
+    updates = view.show(last)
+    assert "2 entities" in updates[view.statuses["de"]] and "All 2 models agree on" in updates[view.agreement]
+    assert len(updates[view.table]) > 0
 
 
 def test_card_plot_links_point_at_served_files(tmp_path):

@@ -21,15 +21,26 @@ import numpy as np
 import pytest
 from huggingface_hub import SpaceCard
 from matplotlib.image import imsave
-
-from core import run_dir as rd
-from core.cli import InputError, run
-from core.facts import BUNDLED_MODELS_DIR, EXPERIMENTS, HUB_DATASET, OFFLINE_BASE_ID, REPO_ROOT, count_words, repo_id
 from test_publish import RecordingApi, planned_files
+
+from benchmarks.fresh_setup import stop
+from core import run_dir as rd
+from core.cli import CommandFailed, InputError, run
+from core.facts import BUNDLED_MODELS_DIR, EXPERIMENTS, HUB_DATASET, OFFLINE_BASE_ID, REPO_ROOT, count_words, repo_id
 from workflow import space_folder
 from workflow.space_folder import SHOWN_RESULTS, main
 
-DEV_ONLY = {"pytest", "selenium", "import-linter", "matplotlib", "datasets", "seqeval", "evaluate", "accelerate", "jinja2"}
+DEV_ONLY = {
+    "pytest",
+    "selenium",
+    "import-linter",
+    "matplotlib",
+    "datasets",
+    "seqeval",
+    "evaluate",
+    "accelerate",
+    "jinja2",
+}
 LFS_THRESHOLD = 10_000_000  # bytes: the Hub refuses larger files outside LFS
 
 
@@ -91,7 +102,7 @@ def requirement_names(path: Path) -> set[str]:
         line = line.split("#")[0].strip()
         if line.startswith("-r"):
             names |= requirement_names(path.parent / line[2:].strip())
-        elif line:
+        elif line and not line.startswith("-"):  # not an option (--extra-index-url)
             names.add(canonical(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line).group()))
     return names
 
@@ -134,15 +145,69 @@ def test_requirements_cover_every_import_of_the_space(space):
     assert unmet_imports(space, sources, requirement_names(space / "requirements.txt"), local) == []
 
 
-def test_requirements_are_the_projects_runtime_only(space):
-    assert (space / "requirements.txt").read_text() == (REPO_ROOT / "requirements.txt").read_text()  # one list
+def test_requirements_are_the_projects_runtime_pinned_to_the_tested_versions_with_cpu_torch(space):
+    lines = (space / "requirements.txt").read_text().splitlines()
+    pins = [line for line in lines if line and not line.startswith(("#", "--"))]
+    assert lines.index(f"--extra-index-url {space_folder.TORCH_CPU_INDEX}") < lines.index(pins[0])
+    assert {canonical(pin.split("==")[0]) for pin in pins} == requirement_names(
+        REPO_ROOT / "requirements.txt"
+    )  # one list
+    assert all(pin == f"{pin.split('==')[0]}=={version(pin.split('==')[0])}" for pin in pins)  # what the tests ran
+    assert f"torch=={version('torch')}" in pins and f"starlette=={version('starlette')}" in pins
     assert not requirement_names(space / "requirements.txt") & DEV_ONLY
-    assert "torch==2.13.0" in (space / "requirements.txt").read_text().splitlines()
+    assert (
+        space_folder.TORCH_CPU_INDEX not in (REPO_ROOT / "requirements.txt").read_text()
+    )  # CI's pip reaches PyPI only
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda s: s / "README.md", None),
+        (lambda s: _edit(s / "README.md", "license: ", "licence: "), "'licence', which the Hub does not read"),
+        (lambda s: _edit(s / "README.md", "colorTo: green", "colorTo: teal"), "colorTo 'teal' is not one of the Hub's"),
+        (
+            lambda s: _edit(s / "requirements.txt", "--extra-index-url", "# --extra-index-url"),
+            "does not take torch from",
+        ),
+        (lambda s: _append(s / "requirements.txt", "pytest==8.0\n"), "installs pytest, a development tool"),
+        (lambda s: _append(s / "requirements.txt", "mylib @ file:///home/me/mylib\n"), "is not an exact pin"),
+    ],
+)
+def test_the_folder_is_checked_as_the_hub_will_read_it(space, tmp_path, change, problem):
+    folder = shutil.copytree(space, tmp_path / "space")
+    change(folder)
+    if problem is None:
+        space_folder.check_space(folder)
+    else:
+        with pytest.raises(CommandFailed, match=re.escape(problem)):
+            space_folder.check_space(folder)
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _append(path: Path, line: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + line, encoding="utf-8")
+
+
+def test_the_space_carries_its_models_license_and_refuses_cards_that_disagree(space, models_dir, tmp_path, capsys):
+    assert SpaceCard.load(space / "README.md").data.license == "cc-by-sa-4.0"
+    models = shutil.copytree(models_dir, tmp_path / "models")
+    _edit(models / "de" / "README.md", "license: cc-by-sa-4.0", "license: mit")
+    assert cli([tmp_path / "out", "--models-dir", models, "--results-dir", REPO_ROOT / "results"]) == 2
+    assert "must name one license" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
 def test_dev_requirements_cover_the_whole_project():
-    sources = [p for p in REPO_ROOT.rglob("*.py")
-               if not any(part.startswith(".") or part == "runs" for part in p.relative_to(REPO_ROOT).parts)]
+    sources = [
+        p
+        for p in REPO_ROOT.rglob("*.py")
+        if not any(part.startswith(".") or part == "runs" for part in p.relative_to(REPO_ROOT).parts)
+    ]
     local = {p.stem for p in REPO_ROOT.iterdir()} | {p.stem for p in (REPO_ROOT / "tests").glob("*.py")}
     requirements = requirement_names(REPO_ROOT / "requirements-dev.txt")
     assert DEV_ONLY <= requirements and requirement_names(REPO_ROOT / "requirements.txt") <= requirements
@@ -157,7 +222,11 @@ def test_front_matter_configures_the_space(space):
     card = SpaceCard.load(space / "README.md")
     data = card.data.to_dict()
     assert (data["sdk"], data["sdk_version"], data["python_version"], data["app_file"]) == (
-        "gradio", version("gradio"), "3.11", "app.py")
+        "gradio",
+        version("gradio"),
+        "3.11",
+        "app.py",
+    )
     assert data["models"] == [repo_id(experiment) for experiment in EXPERIMENTS]
     assert data["datasets"] == [HUB_DATASET]
     assert data["title"] and data["emoji"]
@@ -168,11 +237,22 @@ def test_front_matter_configures_the_space(space):
 
 def test_the_folder_holds_the_app_its_code_models_and_results(space, models_dir):
     names = files(space)
-    code = {p.relative_to(REPO_ROOT).as_posix() for package in ("core", "space") for p in (REPO_ROOT / package).rglob("*.py")
-            if "__pycache__" not in p.parts and "models" not in p.relative_to(REPO_ROOT / package).parts}
-    assert {"app.py", *code, "training/__init__.py", "training/e5_base.py"} <= names
-    assert {name for name in names if name.startswith("training/")} == {"training/__init__.py", "training/e5_base.py"}
-    assert not {name.split("/")[0] for name in names} & {"workflow", "cards", "tests", "benchmarks", "runs", "docs"}
+    code = {
+        p.relative_to(REPO_ROOT).as_posix()
+        for package in ("core", "space")
+        for p in (REPO_ROOT / package).rglob("*.py")
+        if "__pycache__" not in p.parts and "models" not in p.relative_to(REPO_ROOT / package).parts
+    }
+    assert {"app.py", *code} <= names
+    assert not {name.split("/")[0] for name in names} & {
+        "training",
+        "workflow",
+        "cards",
+        "tests",
+        "benchmarks",
+        "runs",
+        "docs",
+    }
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
     for experiment in EXPERIMENTS:
         for name in (*rd.model_files(models_dir / experiment), rd.CARD):
@@ -240,7 +320,10 @@ def test_upload_plan_and_push_go_through_the_models_upload(tmp_path, models_dir,
     api = RecordingApi()
     assert cli([*args, "--push", "--private", "--tag", "v1"], api) == 0
     assert [name for name in api.names() if name in ("create_repo", "upload_folder", "create_tag")] == [
-        "create_repo", "upload_folder", "create_tag"]
+        "create_repo",
+        "upload_folder",
+        "create_tag",
+    ]
     assert api.kwargs("create_repo") == {"repo_type": "space", "space_sdk": "gradio", "private": True, "exist_ok": True}
     upload = api.kwargs("upload_folder")
     assert upload["repo_type"] == "space" and upload["delete_patterns"] == "*" and set(upload["sizes"]) == files(out)
@@ -260,8 +343,14 @@ def test_the_space_starts_from_its_folder(space, tmp_path):
     folder = shutil.copytree(space, tmp_path / "space")  # the app may write caches beside itself
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PANX_MODELS_DIR")}
-    env.update(GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1", HF_HUB_OFFLINE="1",
-               GRADIO_ANALYTICS_ENABLED="False")
+    # The app makes the models' ONNX entries in the background from the start: in a cache of this test's own.
+    env.update(
+        GRADIO_SERVER_PORT=str(port),
+        GRADIO_SERVER_NAME="127.0.0.1",
+        HF_HUB_OFFLINE="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        PANX_ONNX_CACHE=str(tmp_path / "onnx"),
+    )
     no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     log = tmp_path / "app.log"
     with log.open("wb") as output:
@@ -275,11 +364,6 @@ def test_the_space_starts_from_its_folder(space, tmp_path):
                 except OSError:
                     time.sleep(1)
         finally:
-            app.terminate()
-            try:
-                app.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                app.kill()
-                app.wait()
+            stop(app)
     assert config is not None, log.read_text(errors="replace")[-3000:]
     assert config["mode"] == "blocks" and config["components"]  # the app's UI, served from the folder

@@ -12,13 +12,17 @@ import huggingface_hub
 import pytest
 from huggingface_hub import constants
 
+import space.registry as registry_module
 from core import run_dir as rd
 from core.facts import EXPERIMENTS, HUB_NAMESPACE, LANGUAGES, OFFLINE_BASE_ID, repo_id
-
-import space.registry as registry_module
 from space.examples import EXAMPLES_FILE, build_examples, gold_for, load_examples
 from space.registry import (
-    MODEL_KEYS, ModelLoadError, Registry, UnknownModelError, default_models, strip_front_matter,
+    MODEL_KEYS,
+    ModelLoadError,
+    Registry,
+    UnknownModelError,
+    default_models,
+    strip_front_matter,
     without_paths,
 )
 from space.routing import AUTO
@@ -85,7 +89,11 @@ def test_hub_id_from_the_bundled_adapters_base(tmp_path):
     (tmp_path / "en").mkdir()
     (tmp_path / "en" / rd.ADAPTER_CONFIG).write_text("{ broken")
     reg = Registry(tmp_path)
-    assert reg.spec("de").hub_id == repo_id("de", OFFLINE_BASE_ID) == f"{HUB_NAMESPACE}/multilingual-e5-small-finetuned-panx-de"
+    assert (
+        reg.spec("de").hub_id
+        == repo_id("de", OFFLINE_BASE_ID)
+        == f"{HUB_NAMESPACE}/multilingual-e5-small-finetuned-panx-de"
+    )
     assert reg.spec("fr").hub_id == f"{HUB_NAMESPACE}/xlm-roberta-base-finetuned-panx-fr"
     assert reg.spec("it").hub_id == repo_id("it", OFFLINE_BASE_ID) and reg.spec("en").hub_id == repo_id("en")
     assert [key for key, spec in reg.specs.items() if spec.bundled] == ["de", "fr", "it", "en"]
@@ -147,8 +155,15 @@ def test_a_slow_download_holds_up_no_other_model(tmp_path, monkeypatch, loads):
     fr.join(10)
     assert reg.is_loaded("fr") and loads == ["de", "fr"]
     # Timeouts are huggingface_hub's: the download's by its constant, the metadata call's passed on.
-    assert asked == [(repo_id("fr"), {"allow_patterns": [*rd.ADAPTER_FILES, *rd.FULL_MODEL_FILES],
-                                      "etag_timeout": constants.HF_HUB_ETAG_TIMEOUT})]
+    assert asked == [
+        (
+            repo_id("fr"),
+            {
+                "allow_patterns": [*rd.ADAPTER_FILES, *rd.FULL_MODEL_FILES],
+                "etag_timeout": constants.HF_HUB_ETAG_TIMEOUT,
+            },
+        )
+    ]
 
 
 def test_bundled_models_never_call_the_hub(tmp_path, monkeypatch, loads, no_hub):
@@ -193,8 +208,13 @@ def test_a_failure_is_remembered_then_retried(tmp_path, monkeypatch):
 def test_paths_are_cut_from_library_messages(tmp_path):
     models = tmp_path / "models"
     assert without_paths(f"no file at '{models}/de/config.json'", models) == "no file at 'de/config.json'"
-    assert without_paths("see /root/.cache/huggingface/hub/x/model.safetensors now", models) == "see model.safetensors now"
-    assert without_paths("https://huggingface.co/panx-ner/x and de/fr", models) == "https://huggingface.co/panx-ner/x and de/fr"
+    assert (
+        without_paths("see /root/.cache/huggingface/hub/x/model.safetensors now", models) == "see model.safetensors now"
+    )
+    assert (
+        without_paths("https://huggingface.co/panx-ner/x and de/fr", models)
+        == "https://huggingface.co/panx-ner/x and de/fr"
+    )
 
 
 def assert_refused(reg, key, *parts, tmp_path):
@@ -240,8 +260,10 @@ def test_a_bundled_lora_adapter_loads_offline(tmp_path, adapter_dir, no_hub):
     assert reg.spec("de").hub_id == repo_id("de", OFFLINE_BASE_ID)
     out = reg.get("de")(SENTENCE)
     assert out["text"] == SENTENCE
-    assert all(SENTENCE[e["start"] : e["end"]] == e["word"] and e["entity_group"] in ("PER", "ORG", "LOC")
-               for e in out["entities"])
+    assert all(
+        SENTENCE[e["start"] : e["end"]] == e["word"] and e["entity_group"] in ("PER", "ORG", "LOC")
+        for e in out["entities"]
+    )
 
 
 def test_card_without_front_matter(tmp_path):
@@ -264,7 +286,7 @@ def test_examples_file_is_current(data_dir):
 def test_examples_per_language_with_word_aligned_gold():
     examples = load_examples()
     assert list(examples) == list(LANGUAGES)
-    for lang, per_lang in examples.items():
+    for per_lang in examples.values():
         assert per_lang[0].gold is None  # the book-style sentence
         assert len([e for e in per_lang if e.gold]) >= 2
         for example in per_lang[1:]:
@@ -298,13 +320,14 @@ def test_warm_up_loads_every_bundled_model_in_the_background_first_ones_first(tm
     assert calls.count("en") == 1  # the remembered failure, not a second load
 
 
-def test_on_a_space_launch_warms_the_default_models_up_and_elsewhere_not(monkeypatch):
+def test_launch_warms_the_default_models_up_and_sets_one_thread_per_forward_pass(monkeypatch):
     import torch
 
-    from space import serving
+    from space import backends, serving
 
     monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # launch's setting would outlive the test
-
+    monkeypatch.setattr(backends, "_threads", None)
+    monkeypatch.delenv(serving.THREADS_ENV, raising=False)
     warmed = []
 
     class Demo:
@@ -313,9 +336,8 @@ def test_on_a_space_launch_warms_the_default_models_up_and_elsewhere_not(monkeyp
         def launch(self, **settings):
             return settings
 
-    monkeypatch.delenv(serving.SPACE_ID_ENV, raising=False)
+    serving.launch(Demo())  # on a Hugging Face Space as elsewhere: app.py answers soon after any start
+    assert warmed == [default_models("de")] and backends.threads() == 1
+    monkeypatch.setenv(serving.THREADS_ENV, "2")
     serving.launch(Demo())
-    assert warmed == []
-    monkeypatch.setenv(serving.SPACE_ID_ENV, "panx-ner/compare")
-    serving.launch(Demo())
-    assert warmed == [default_models("de")]
+    assert backends.threads() == 2

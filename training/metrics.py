@@ -53,8 +53,12 @@ def sentence_counts(predictions: list[list[str]], references: list[list[str]]) -
     return counts
 
 
-def bootstrap_f1(predictions: list[list[str]], references: list[list[str]],
-                 resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+def bootstrap_f1(
+    predictions: list[list[str]],
+    references: list[list[str]],
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, float]:
     """95% percentile bootstrap interval of micro F1, resampling sentences with replacement."""
     counts = sentence_counts(predictions, references)
     if len(counts) == 0:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 
+from core.cli import InputError
 from core.facts import BOOK_BASE_MODEL, E5_SMALL, OFFLINE_BASE_ID
+from core.run_dir import Hyperparameters
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class ScratchEncoder:
 @dataclass(frozen=True)
 class Preset:
     name: str
-    base_model: str  # Hub id (or the offline base's id, built by python -m training.e5_base)
+    base_model: str  # Hub id (or the offline base's id, built by python -m core.e5_base)
     learning_rate: float
     train_batch_size: int
     num_epochs: float
@@ -56,6 +58,7 @@ class Preset:
     word_consistency: float = 0.0
     scratch: ScratchEncoder | None = None
     max_train_samples: int | None = None
+    max_eval_samples: int | None = None  # per language, for validation and test
     # The full fine-tune the study weighs this preset's adapter against (results/adapter_vs_full.json).
     full_counterpart: str | None = None
     description: str = ""
@@ -81,6 +84,8 @@ class Preset:
         run that the minimum does not stretch keeps the recipe it had before the minimum existed."""
         values = asdict(self)
         values.pop("description")
+        if values["max_eval_samples"] is None:  # every sentence, as before the cap existed
+            values.pop("max_eval_samples")
         if not values["word_consistency"]:  # off: the recipe as it was before the term existed (its runs stay current)
             values.pop("word_consistency")
         if train_rows is not None or not values["min_train_steps"]:
@@ -88,6 +93,18 @@ class Preset:
         if train_rows is not None:
             values["num_epochs"] = self.for_train_rows(train_rows).num_epochs
         return values
+
+    def made(self, hyperparameters: Hyperparameters) -> bool:
+        """Whether a run's hyperparameters.json says this preset trained it: the same preset, learning rate,
+        epochs (as the run trains them: see for_train_rows), seed and word-consistency weight."""
+        hyper = hyperparameters
+        return (hyper.preset, hyper.learning_rate, hyper.num_epochs, hyper.seed, hyper.word_consistency) == (
+            self.name,
+            self.learning_rate,
+            self.num_epochs,
+            self.seed,
+            self.word_consistency,
+        )
 
 
 PRESETS: dict[str, Preset] = {
@@ -103,29 +120,62 @@ PRESETS: dict[str, Preset] = {
     # sentences or more at 5 epochs (fr: 955 steps) and stretches it (15 epochs), en (20) and the fr curve's
     # smaller points.
     "e5": Preset(
-        "e5", OFFLINE_BASE_ID, learning_rate=5e-4, train_batch_size=24, num_epochs=5, lora=Lora(),
-        warmup_ratio=0.06, word_consistency=1.0, min_train_steps=800, full_counterpart="e5-full",
+        "e5",
+        OFFLINE_BASE_ID,
+        learning_rate=5e-4,
+        train_batch_size=24,
+        num_epochs=5,
+        lora=Lora(),
+        warmup_ratio=0.06,
+        word_consistency=1.0,
+        min_train_steps=800,
+        full_counterpart="e5-full",
         description="LoRA on multilingual-e5-small (offline, dequantized 4-bit weights)",
     ),
     # The same base fine-tuned in full: what the adapter costs in F1 (results/adapter_vs_full.json).
     "e5-full": Preset(
-        "e5-full", OFFLINE_BASE_ID, learning_rate=1e-4, train_batch_size=24, num_epochs=3,
+        "e5-full",
+        OFFLINE_BASE_ID,
+        learning_rate=1e-4,
+        train_batch_size=24,
+        num_epochs=3,
         description="full fine-tune of multilingual-e5-small (offline, dequantized 4-bit weights)",
     ),
     # With Hub access: the full-precision multilingual-e5-small, same recipe as "e5".
     "e5-hub": Preset(
-        "e5-hub", E5_SMALL, learning_rate=5e-4, train_batch_size=24, num_epochs=5, lora=Lora(),
-        warmup_ratio=0.06, word_consistency=1.0, min_train_steps=800, description="LoRA on multilingual-e5-small from the Hub (full precision)",
+        "e5-hub",
+        E5_SMALL,
+        learning_rate=5e-4,
+        train_batch_size=24,
+        num_epochs=5,
+        lora=Lora(),
+        warmup_ratio=0.06,
+        word_consistency=1.0,
+        min_train_steps=800,
+        description="LoRA on multilingual-e5-small from the Hub (full precision)",
     ),
     # The book's recipe for xlm-roberta-base (NLP with Transformers, ch. 4): needs the Hub.
     "book": Preset(
-        "book", BOOK_BASE_MODEL, learning_rate=5e-5, train_batch_size=24, num_epochs=3,
-        label_all_subwords=False, description="the book's xlm-roberta-base recipe",
+        "book",
+        BOOK_BASE_MODEL,
+        learning_rate=5e-5,
+        train_batch_size=24,
+        num_epochs=3,
+        label_all_subwords=False,
+        description="the book's xlm-roberta-base recipe",
     ),
     # Seconds on 2 CPU cores: a tiny random encoder on the offline base's tokenizer.
     "smoke": Preset(
-        "smoke", OFFLINE_BASE_ID, learning_rate=3e-3, train_batch_size=16, num_epochs=3, weight_decay=0.0,
-        scratch=ScratchEncoder(), max_train_samples=1000, description="tiny random encoder for tests and smoke runs",
+        "smoke",
+        OFFLINE_BASE_ID,
+        learning_rate=3e-3,
+        train_batch_size=16,
+        num_epochs=3,
+        weight_decay=0.0,
+        scratch=ScratchEncoder(),
+        max_train_samples=1000,
+        max_eval_samples=500,
+        description="tiny random encoder for tests and smoke runs",
     ),
 }
 DEFAULT_PRESET = "e5"
@@ -133,5 +183,5 @@ DEFAULT_PRESET = "e5"
 
 def get_preset(name: str) -> Preset:
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
+        raise InputError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
     return PRESETS[name]

@@ -57,8 +57,9 @@ def _attention(module, query, key, value, attention_mask, dropout: float = 0.0, 
     """SDPA, except in training on CPU: there SDPA's own math path (scores, softmax, dropout, weighted
     sum) with the mask from keep_mask. BERT's attention masks are SDPA's (boolean, or None)."""
     if dropout == 0.0 or query.device.type != "cpu":
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
-                                      **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
     scores = torch.matmul(query, key.transpose(2, 3)) * (scaling if scaling is not None else query.shape[-1] ** -0.5)
     if attention_mask is not None:
         scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)

@@ -1,4 +1,4 @@
-"""Fine-tune a multilingual encoder on PAN-X and leave a run directory (see training/run_dir.py).
+"""Fine-tune a multilingual encoder on PAN-X and leave a run directory (see core/run_dir.py).
 
     python -m training.train --experiment de                   # offline: LoRA on multilingual-e5-small (preset e5)
     python -m training.train --experiment de --preset book     # the book: xlm-roberta-base from the Hub
@@ -14,9 +14,10 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import datasets
 import torch
@@ -32,9 +33,12 @@ from transformers import (
 )
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers.utils import logging as transformers_logging
 
+from core import loading
 from core import run_dir as rd
 from core.cli import InputError, run
+from core.e5_base import build as build_offline_base
 from core.facts import (
     EXPERIMENTS,
     ID2LABEL,
@@ -47,7 +51,7 @@ from core.facts import (
     default_data_dir,
     model_name,
 )
-from core.files import replace_folder, write_json
+from core.files import replace_folder
 from training.data import load_experiment
 from training.features import encode
 from training.metrics import align_predictions, bootstrap_f1, compute_metrics, seqeval_scores
@@ -64,7 +68,9 @@ MIN_SEQ_LENGTH = 8
 def last_complete_checkpoint(folder: Path) -> Path | None:
     """The newest checkpoint that was written to the end. The Trainer writes trainer_state.json last,
     so a process killed while saving leaves a folder without it, which must not be resumed from."""
-    complete = [c for c in (folder / CHECKPOINTS).glob(f"{PREFIX_CHECKPOINT_DIR}-*") if (c / TRAINER_STATE_NAME).is_file()]
+    complete = [
+        c for c in (folder / CHECKPOINTS).glob(f"{PREFIX_CHECKPOINT_DIR}-*") if (c / TRAINER_STATE_NAME).is_file()
+    ]
     return max(complete, key=lambda c: int(c.name.rsplit("-", 1)[1]), default=None)
 
 
@@ -93,10 +99,13 @@ class TrainArguments:
         default=None, metadata={"help": "overrides the preset's word-consistency weight (training/word_loss.py)"}
     )
     min_train_steps: int | None = field(
-        default=None, metadata={"help": "overrides the preset's minimum of optimizer steps for small training sets (0: off)"}
+        default=None,
+        metadata={"help": "overrides the preset's minimum of optimizer steps for small training sets (0: off)"},
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "cap on training sentences"})
-    max_eval_samples: int | None = field(default=None, metadata={"help": "cap on validation/test sentences per language"})
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "cap on validation/test sentences per language"}
+    )
     eval_languages: str = field(default=",".join(LANGUAGES), metadata={"help": "comma-separated test languages"})
     max_seq_length: int = field(default=256, metadata={"help": "subwords per sentence; PAN-X rarely needs 100"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing run directory"})
@@ -108,30 +117,62 @@ class TrainArguments:
         get_preset(self.preset)
         for lang in self.eval_language_list:
             if lang not in LANGUAGES:
-                raise InputError(f"unknown language {lang!r} in --eval-languages; valid languages: {', '.join(LANGUAGES)}")
+                raise InputError(
+                    f"unknown language {lang!r} in --eval-languages; valid languages: {', '.join(LANGUAGES)}"
+                )
         if not self.eval_language_list:
             raise InputError("--eval-languages is empty; give at least one of " + ", ".join(LANGUAGES))
         if self.overwrite and self.resume:
             raise InputError("--overwrite and --resume exclude each other")
-        positive = {"--num-epochs": self.num_epochs, "--learning-rate": self.learning_rate,
-                    "--max-train-samples": self.max_train_samples, "--max-eval-samples": self.max_eval_samples,
-                    "--train-batch-size": self.train_batch_size,
-                    "--lora-rank": self.lora_rank}
+        positive = {
+            "--num-epochs": self.num_epochs,
+            "--learning-rate": self.learning_rate,
+            "--max-train-samples": self.max_train_samples,
+            "--max-eval-samples": self.max_eval_samples,
+            "--train-batch-size": self.train_batch_size,
+            "--lora-rank": self.lora_rank,
+        }
         for flag, value in positive.items():
             if value is not None and not value > 0:
                 raise InputError(f"{flag} must be greater than 0, not {value}")
+        if self.seed is not None and not 0 <= self.seed < 2**32:
+            raise InputError(f"--seed must be between 0 and 2**32 - 1 (numpy's range), not {self.seed}")
         if self.min_train_steps is not None and self.min_train_steps < 0:
             raise InputError(f"--min-train-steps must be 0 (off) or more, not {self.min_train_steps}")
         if self.word_consistency is not None and not 0 <= self.word_consistency < float("inf"):
             raise InputError(f"--word-consistency must be a finite number, 0 or more, not {self.word_consistency}")
         if self.max_seq_length < MIN_SEQ_LENGTH:
-            raise InputError(f"--max-seq-length must be at least {MIN_SEQ_LENGTH} (two special tokens and a word), "
-                             f"not {self.max_seq_length}")
-
+            raise InputError(
+                f"--max-seq-length must be at least {MIN_SEQ_LENGTH} (two special tokens and a word), "
+                f"not {self.max_seq_length}"
+            )
 
     @property
     def eval_language_list(self) -> tuple[str, ...]:
         return tuple(lang.strip() for lang in self.eval_languages.split(",") if lang.strip())
+
+    def command(self) -> str:
+        """The command line that makes these arguments: every field that differs from its default."""
+        return " ".join([rd.TRAIN_COMMAND, *as_flags(changed_fields(self))])
+
+
+def changed_fields(args: TrainArguments) -> dict[str, Any]:
+    """{field: value} for the fields of args that are not at their default, in declaration order."""
+    return {f.name: getattr(args, f.name) for f in fields(args) if getattr(args, f.name) != f.default}
+
+
+def as_flags(values: dict[str, Any]) -> list[str]:
+    """{"max_train_samples": 250, "resume": True} -> ["--max-train-samples", "250", "--resume"]."""
+    flags = []
+    for name, value in values.items():
+        flag = "--" + name.replace("_", "-")
+        flags += [flag] if value is True else [flag, str(value)]
+    return flags
+
+
+def parse_arguments(argv: list[str] | None = None) -> TrainArguments:
+    (args,) = HfArgumentParser(TrainArguments).parse_args_into_dataclasses(args=argv)
+    return args
 
 
 def resolved_preset(args: TrainArguments) -> Preset:
@@ -144,6 +185,7 @@ def resolved_preset(args: TrainArguments) -> Preset:
         "num_epochs": args.num_epochs,
         "train_batch_size": args.train_batch_size,
         "max_train_samples": args.max_train_samples,
+        "max_eval_samples": args.max_eval_samples,
         "min_train_steps": args.min_train_steps,
         "word_consistency": args.word_consistency,
     }
@@ -180,45 +222,47 @@ def plan_output(args: TrainArguments, preset: Preset) -> tuple[Path, Path]:
     return out, out
 
 
-def hub_kwargs(base_model: str) -> dict:
-    """The offline base lives only in the local Hugging Face cache: never ask the Hub about it."""
-    if base_model != OFFLINE_BASE_ID:
-        return {}
-    from training.e5_base import build
-
-    build(progress=False)  # idempotent: a checksum when it is already there
-    return {"local_files_only": True}
-
-
 def load_base(preset: Preset):
     """Tokenizer and token-classification model (a PEFT model when the preset has a LoRA adapter)."""
     label_maps = dict(num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID)
-    local = hub_kwargs(preset.base_model)
+    if preset.base_model == OFFLINE_BASE_ID:
+        build_offline_base(progress=False)  # idempotent: a checksum when it is already there
     try:
-        tokenizer = AutoTokenizer.from_pretrained(preset.base_model, **local)
+        tokenizer = loading.load_base(AutoTokenizer, preset.base_model)
         if preset.scratch:
             tiny = preset.scratch
             config = BertConfig(
-                vocab_size=len(tokenizer), hidden_size=tiny.hidden_size, num_hidden_layers=tiny.num_layers,
-                num_attention_heads=tiny.num_heads, intermediate_size=tiny.intermediate_size,
-                pad_token_id=tokenizer.pad_token_id, **label_maps,
+                vocab_size=len(tokenizer),
+                hidden_size=tiny.hidden_size,
+                num_hidden_layers=tiny.num_layers,
+                num_attention_heads=tiny.num_heads,
+                intermediate_size=tiny.intermediate_size,
+                pad_token_id=tokenizer.pad_token_id,
+                **label_maps,
             )
             return tokenizer, AutoModelForTokenClassification.from_config(config)
         # float32 master weights even when the base is stored in fp16 (mixed precision is autocast's job).
-        model = AutoModelForTokenClassification.from_pretrained(preset.base_model, dtype=torch.float32, **label_maps, **local)
+        model = loading.load_base(AutoModelForTokenClassification, preset.base_model, dtype=torch.float32, **label_maps)
     except OSError as err:
         raise InputError(
             f"cannot load base model {preset.base_model!r} ({err}). Without Hub access, use the offline preset "
-            "(--preset e5, built by python -m training.e5_base) or --preset smoke."
+            "(--preset e5, built by python -m core.e5_base) or --preset smoke."
         ) from err
     if preset.lora:
         from peft import LoraConfig, get_peft_model
 
         lora = preset.lora
-        model = get_peft_model(model, LoraConfig(
-            task_type="TOKEN_CLS", r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-            target_modules=list(lora.target_modules), modules_to_save=["classifier"],
-        ))
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                task_type="TOKEN_CLS",
+                r=lora.rank,
+                lora_alpha=lora.alpha,
+                lora_dropout=lora.dropout,
+                target_modules=list(lora.target_modules),
+                modules_to_save=["classifier"],
+            ),
+        )
     return tokenizer, model
 
 
@@ -252,8 +296,9 @@ def training_arguments(out: Path, preset: Preset, quiet: bool = False, **overrid
     return TrainingArguments(**{**settings, **overrides})
 
 
-def build_trainer(model, tokenizer, targs: TrainingArguments, train_set, eval_set=None,
-                  word_consistency: float = 0.0) -> Trainer:
+def build_trainer(
+    model, tokenizer, targs: TrainingArguments, train_set, eval_set=None, word_consistency: float = 0.0
+) -> Trainer:
     """The Trainer as panx-ner uses it: dynamic padding to multiples of 8 (friendlier kernels),
     dropout masks drawn by training.speed (the same distribution, a fraction of the CPU time), and
     the word-consistency loss of training.word_loss when the preset weighs it."""
@@ -277,8 +322,11 @@ def evaluate_languages(trainer: Trainer, test_sets: dict) -> dict:
         output = trainer.predict(encoded, metric_key_prefix="test")
         predictions, references = align_predictions(output.predictions, output.label_ids)
         low, high = bootstrap_f1(predictions, references)
-        results[lang] = {**seqeval_scores(predictions, references), "f1_ci95": [round(low, 4), round(high, 4)],
-                         "num_sentences": len(encoded)}
+        results[lang] = {
+            **seqeval_scores(predictions, references),
+            "f1_ci95": [round(low, 4), round(high, 4)],
+            "num_sentences": len(encoded),
+        }
     return results
 
 
@@ -289,51 +337,60 @@ def parameter_counts(model) -> dict[str, int]:
     }
 
 
-def hyperparameters(preset: Preset, args: TrainArguments, targs: TrainingArguments) -> dict:
+def hyperparameters(preset: Preset, args: TrainArguments, targs: TrainingArguments) -> rd.Hyperparameters:
     lora = preset.lora
-    return {
-        "preset": preset.name,
-        "fine_tuning": f"LoRA adapter (rank {lora.rank}) + full classifier head" if lora else "full",
-        "learning_rate": preset.learning_rate,
-        "train_batch_size": preset.train_batch_size,
-        "processes": targs.world_size,
-        "total_train_batch_size": preset.train_batch_size * targs.world_size,
-        "eval_batch_size": preset.eval_batch_size,
-        "seed": preset.seed,
-        "optimizer": f"AdamW (torch, fused) with betas=({targs.adam_beta1},{targs.adam_beta2}) and epsilon={targs.adam_epsilon}",
-        "lr_scheduler_type": preset.lr_scheduler_type,
-        "warmup_ratio": preset.warmup_ratio,
-        "num_epochs": preset.num_epochs,
-        "min_train_steps": preset.min_train_steps,
-        "weight_decay": preset.weight_decay,
-        "mixed_precision": mixed_precision(),
-        "max_seq_length": args.max_seq_length,
-        "label_all_subwords": preset.label_all_subwords,
-        "word_consistency": preset.word_consistency,
-        "lora_rank": lora.rank if lora else None,
-        "lora_alpha": lora.alpha if lora else None,
-        "lora_dropout": lora.dropout if lora else None,
-        "lora_target_modules": ",".join(lora.target_modules) if lora else None,
-        "init": f"random (tiny encoder, hidden {preset.scratch.hidden_size})" if preset.scratch else "pretrained",
-    }
+    return rd.Hyperparameters(
+        preset=preset.name,
+        fine_tuning=f"LoRA adapter (rank {lora.rank}) + full classifier head" if lora else "full",
+        learning_rate=preset.learning_rate,
+        train_batch_size=preset.train_batch_size,
+        processes=targs.world_size,
+        total_train_batch_size=preset.train_batch_size * targs.world_size,
+        eval_batch_size=preset.eval_batch_size,
+        seed=preset.seed,
+        optimizer=f"AdamW (torch, fused) with betas=({targs.adam_beta1},{targs.adam_beta2}) "
+        f"and epsilon={targs.adam_epsilon}",
+        lr_scheduler_type=preset.lr_scheduler_type,
+        warmup_ratio=preset.warmup_ratio,
+        num_epochs=preset.num_epochs,
+        min_train_steps=preset.min_train_steps,
+        weight_decay=preset.weight_decay,
+        mixed_precision=mixed_precision(),
+        max_seq_length=args.max_seq_length,
+        label_all_subwords=preset.label_all_subwords,
+        word_consistency=preset.word_consistency,
+        lora_rank=lora.rank if lora else None,
+        lora_alpha=lora.alpha if lora else None,
+        lora_dropout=lora.dropout if lora else None,
+        lora_target_modules=",".join(lora.target_modules) if lora else None,
+        init=f"random (tiny encoder, hidden {preset.scratch.hidden_size})" if preset.scratch else "pretrained",
+    )
 
 
 def main(argv: list[str] | None = None) -> Path | None:
-    """Train one experiment; returns the run directory (None on the other processes of a torchrun)."""
-    (args,) = HfArgumentParser(TrainArguments).parse_args_into_dataclasses(args=argv)
+    """The command line: train the experiment its arguments describe (see train)."""
+    args = parse_arguments(argv)
+    return train(args, command=" ".join([rd.TRAIN_COMMAND, *(sys.argv[1:] if argv is None else argv)]))
+
+
+def train(args: TrainArguments, command: str | None = None) -> Path | None:
+    """Train one experiment; returns the run directory (None on the other processes of a torchrun).
+    command: how run_info.json says the run was made (default: args.command())."""
     preset = resolved_preset(args)
     if args.quiet:
         datasets.disable_progress_bars()
+        transformers_logging.disable_progress_bar()  # saving's "Writing model shards" too
     set_seed(preset.seed)
     out, work = plan_output(args, preset)
     targs = training_arguments(work, preset, args.quiet)
 
     # Every process needs the data; the first prepares it (and the base) while the others wait.
     with targs.main_process_first(desc="load PAN-X and the base model"):
-        data = load_experiment(args.experiment, args.data_dir or default_data_dir(), preset.max_train_samples,
-                               args.eval_language_list)
-        if args.max_eval_samples:
-            cap = lambda ds: ds.select(range(min(args.max_eval_samples, len(ds))))  # noqa: E731
+        data = load_experiment(
+            args.experiment, args.data_dir or default_data_dir(), preset.max_train_samples, args.eval_language_list
+        )
+        if preset.max_eval_samples:
+            cap = lambda ds: ds.select(range(min(preset.max_eval_samples, len(ds))))
             data.validation = cap(data.validation)
             data.test = {lang: cap(ds) for lang, ds in data.test.items()}
         tokenizer, model = load_base(preset)
@@ -341,32 +398,61 @@ def main(argv: list[str] | None = None) -> Path | None:
         validation_set = encode(data.validation, tokenizer, args.max_seq_length)
         test_sets = {lang: encode(ds, tokenizer, args.max_seq_length) for lang, ds in data.test.items()}
     repeats = preset.epoch_repeats(len(train_set), targs.world_size)
-    if repeats > 1:  # a small training set: `repeats` times the epochs, evaluated and checkpointed every `repeats` epochs
+    if (
+        repeats > 1
+    ):  # a small training set: `repeats` times the epochs, evaluated and checkpointed every `repeats` epochs
         every = preset.steps_per_epoch(len(train_set), targs.world_size) * repeats
         preset = preset.for_train_rows(len(train_set), targs.world_size)
-        targs = training_arguments(work, preset, args.quiet, eval_strategy="steps", eval_steps=every,
-                                   logging_strategy="steps", logging_steps=every, save_strategy="steps", save_steps=every)
+        targs = training_arguments(
+            work,
+            preset,
+            args.quiet,
+            eval_strategy="steps",
+            eval_steps=every,
+            logging_strategy="steps",
+            logging_steps=every,
+            save_strategy="steps",
+            save_steps=every,
+        )
 
     if targs.process_index == 0:
         if work != out and not args.resume:
             shutil.rmtree(work, ignore_errors=True)  # a failed earlier --overwrite: our own scratch
         work.mkdir(parents=True, exist_ok=True)
-        write_json(work / rd.DATA_SUMMARY, data.summary())
-        write_json(work / rd.HYPERPARAMETERS, hyperparameters(preset, args, targs))
+        rd.DataSummary.from_json(data.summary()).write(work)
+        hyperparameters(preset, args, targs).write(work)
     trainer = build_trainer(model, tokenizer, targs, train_set, validation_set, preset.word_consistency)
     started = time.perf_counter()
     checkpoint = last_complete_checkpoint(work) if args.resume else None
-    train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    runtime = time.perf_counter() - started
-
-    eval_results = evaluate_languages(trainer, test_sets)
+    try:
+        train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        runtime = time.perf_counter() - started
+        eval_results = evaluate_languages(trainer, test_sets)
+        if trainer.is_world_process_zero():
+            write_run_directory(
+                work, trainer, args, preset, data, eval_results, train_output, runtime, command or args.command()
+            )
+    except BaseException:  # a full disk, an interrupt: keep what --resume can use, nothing half written
+        if targs.process_index == 0:
+            discard_unfinished(work, resumable=args.resume)
+        raise
     if trainer.is_world_process_zero():
-        command = f"{rd.TRAIN_COMMAND} " + " ".join(sys.argv[1:] if argv is None else argv)
-        write_run_directory(work, trainer, args, preset, data, eval_results, train_output, runtime, command)
         if work != out:
             replace_folder(work, out)
         return out
     return None
+
+
+def discard_unfinished(work: Path, resumable: bool) -> None:
+    """After a failed run: checkpoints cut short go; so does a new run that left no complete checkpoint
+    (an --resume run keeps its folder whatever happens). A finished run (run_info.json) is never touched."""
+    if (work / rd.RUN_INFO).is_file():
+        return
+    for checkpoint in (work / CHECKPOINTS).glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        if not (checkpoint / TRAINER_STATE_NAME).is_file():
+            shutil.rmtree(checkpoint, ignore_errors=True)
+    if not resumable and last_complete_checkpoint(work) is None:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def write_run_directory(out, trainer, args, preset, data, eval_results, train_output, runtime, command: str) -> None:
@@ -383,29 +469,25 @@ def write_run_directory(out, trainer, args, preset, data, eval_results, train_ou
     else:
         rd.scrub_loader_flags(out / "tokenizer_config.json")
     trainer.state.save_to_json(str(out / rd.TRAINER_STATE))
-    write_json(
-        out / rd.EVAL_RESULTS,
+    rd.EvalResults.from_json(
         {"split": "test", "test_carved_from_validation": data.test_carved_from_validation, "languages": eval_results},
-    )
+    ).write(out)
     base = "smoke" if preset.scratch else preset.base_model
-    write_json(  # last: its presence marks the run as finished
-        out / rd.RUN_INFO,
-        {
-            "experiment": args.experiment,
-            "model_name": model_name(args.experiment, base),
-            "base_model": "tiny random encoder (smoke preset)" if preset.scratch else preset.base_model,
-            "adapter": preset.lora is not None,
-            "parameters": parameter_counts(trainer.model),
-            "train_languages": list(EXPERIMENTS[args.experiment]),
-            "eval_languages": list(eval_results),
-            "device": device_description(),
-            "train_runtime_s": round(runtime, 2),
-            "train_samples_per_s": round(train_output.metrics.get("train_samples_per_second", 0.0), 2),
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": command,
-            "versions": library_versions(),
-        },
-    )
+    rd.RunInfo(  # last: its presence marks the run as finished
+        experiment=args.experiment,
+        model_name=model_name(args.experiment, base),
+        base_model="tiny random encoder (smoke preset)" if preset.scratch else preset.base_model,
+        adapter=preset.lora is not None,
+        parameters=rd.Parameters(**parameter_counts(trainer.model)),
+        train_languages=list(EXPERIMENTS[args.experiment]),
+        eval_languages=list(eval_results),
+        device=device_description(),
+        train_runtime_s=round(runtime, 2),
+        train_samples_per_s=round(train_output.metrics.get("train_samples_per_second", 0.0), 2),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        command=command,
+        versions=library_versions(),
+    ).write(out)
     # Checkpoints only serve --resume; a finished run keeps the final model alone. Removed after
     # run_info, so a run killed in between still has what --resume needs.
     shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
@@ -413,6 +495,7 @@ def write_run_directory(out, trainer, args, preset, data, eval_results, train_ou
 
 def cli(argv: list[str] | None = None) -> int:
     """The command line: main() with one-line errors and exit codes (core.cli)."""
+
     def train_and_say_where(arguments: list[str] | None) -> None:
         out = main(arguments)
         if out is not None:

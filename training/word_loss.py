@@ -41,12 +41,14 @@ def continuation_pieces(tokenizer: PreTrainedTokenizerBase) -> torch.Tensor:
 def type_matrix() -> torch.Tensor:
     """(labels, types) 0/1 matrix summing B-X and I-X into X; O stays O."""
     columns = ["O", *dict.fromkeys(label[2:] for label in LABELS if label != "O")]
-    return torch.tensor([[float((label[2:] if label != "O" else "O") == column) for column in columns]
-                         for label in LABELS])
+    return torch.tensor(
+        [[float((label[2:] if label != "O" else "O") == column) for column in columns] for label in LABELS]
+    )
 
 
-def word_consistency_loss(logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                          continues: torch.Tensor) -> torch.Tensor:
+def word_consistency_loss(
+    logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor, continues: torch.Tensor
+) -> torch.Tensor:
     """Mean symmetric KL divergence between the entity-type distributions of each subword that
     continues a word and the subword before it; 0 when the batch has none."""
     types = torch.softmax(logits.float(), dim=-1) @ type_matrix().to(logits.device)
@@ -69,5 +71,6 @@ class WordConsistentTrainer(Trainer):
         loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
         if self.word_consistency and model.training:
             loss = loss + self.word_consistency * word_consistency_loss(
-                outputs.logits, inputs["input_ids"], inputs["attention_mask"], self.continues)
+                outputs.logits, inputs["input_ids"], inputs["attention_mask"], self.continues
+            )
         return (loss, outputs) if return_outputs else loss

@@ -50,36 +50,57 @@ def word_records(model, tokenizer, words_ds, batch_size: int = 64) -> list[dict]
         for row, (labels, preds, loss) in enumerate(zip(batch["labels"], predicted, losses)):
             keep = labels != IGNORE_INDEX
             sentence = words_ds[start + row]
-            records.append({
-                "tokens": sentence["tokens"],
-                "labels": [LABELS[i] for i in labels[keep].tolist()],
-                "predictions": [LABELS[i] for i in preds[keep].tolist()],
-                "losses": [round(x, 4) for x in loss[keep].tolist()],
-            })
+            records.append(
+                {
+                    "tokens": sentence["tokens"],
+                    "labels": [LABELS[i] for i in labels[keep].tolist()],
+                    "predictions": [LABELS[i] for i in preds[keep].tolist()],
+                    "losses": [round(x, 4) for x in loss[keep].tolist()],
+                }
+            )
     return records
 
 
 def analyse(records: list[dict], top: int = 10) -> dict:
     words = pd.DataFrame(
-        [(tok, lab, pred, loss) for r in records for tok, lab, pred, loss in zip(r["tokens"], r["labels"], r["predictions"], r["losses"])],
+        [
+            (tok, lab, pred, loss)
+            for r in records
+            for tok, lab, pred, loss in zip(r["tokens"], r["labels"], r["predictions"], r["losses"])
+        ],
         columns=["token", "label", "prediction", "loss"],
     )
     by_token = words.groupby("token")["loss"].agg(["count", "mean", "sum"])
     frequent = by_token[by_token["count"] >= 5]  # a mean over one or two words says little
     by_label = words.groupby("label")["loss"].agg(["count", "mean", "sum"]).sort_values("mean", ascending=False)
-    confusion = pd.crosstab(words["label"], words["prediction"]).reindex(index=list(LABELS), columns=list(LABELS), fill_value=0)
+    confusion = pd.crosstab(words["label"], words["prediction"]).reindex(
+        index=list(LABELS), columns=list(LABELS), fill_value=0
+    )
     normalised = confusion.div(confusion.sum(axis=1).replace(0, 1), axis=0)
     sentence_loss = [float(np.sum(r["losses"])) for r in records]
     worst = np.argsort(sentence_loss)[::-1][:3]
-    parentheses = [i for i, r in enumerate(records) if "(" in r["tokens"] and any(l != "O" for l in r["labels"])]
+    parentheses = [
+        i for i, r in enumerate(records) if "(" in r["tokens"] and any(label != "O" for label in r["labels"])
+    ]
     parentheses = sorted(parentheses, key=lambda i: -sentence_loss[i])[:2]
-    table = lambda df: [{"token": idx, **{k: (round(float(v), 4) if k != "count" else int(v)) for k, v in row.items()}} for idx, row in df.iterrows()]  # noqa: E731
+    table = lambda df: [
+        {"token": idx, **{k: (round(float(v), 4) if k != "count" else int(v)) for k, v in row.items()}}
+        for idx, row in df.iterrows()
+    ]
     return {
         "words": len(words),
         "mean_loss": round(float(words["loss"].mean()), 4),
         "top_total_loss": table(by_token.sort_values("sum", ascending=False).head(top)),
         "top_mean_loss": table(frequent.sort_values("mean", ascending=False).head(top)),
-        "per_label": [{"label": idx, "count": int(r["count"]), "mean": round(float(r["mean"]), 4), "sum": round(float(r["sum"]), 4)} for idx, r in by_label.iterrows()],
+        "per_label": [
+            {
+                "label": idx,
+                "count": int(r["count"]),
+                "mean": round(float(r["mean"]), 4),
+                "sum": round(float(r["sum"]), 4),
+            }
+            for idx, r in by_label.iterrows()
+        ],
         "confusion_normalised": normalised.round(4).values.tolist(),
         "highest_loss_sentences": [{**records[i], "total_loss": round(sentence_loss[i], 4)} for i in worst],
         "parenthesis_sentences": [{**records[i], "total_loss": round(sentence_loss[i], 4)} for i in parentheses],
@@ -102,15 +123,19 @@ def markdown_report(analysis: dict, model_label: str, language: str) -> str:
     parts = [
         f"# Error analysis: model {model_label} on {language} validation",
         f"{analysis['words']} words, mean loss {analysis['mean_loss']}. Each word's loss is that of its first subword.",
-        "## Words with the highest total loss", rows(analysis["top_total_loss"], ["token", "count", "mean", "sum"]),
-        "## Words with the highest mean loss (seen at least 5 times)", rows(analysis["top_mean_loss"], ["token", "count", "mean", "sum"]),
-        "## Loss per gold label", rows(analysis["per_label"], ["label", "count", "mean", "sum"]),
-        "## Normalised confusion matrix", "![confusion matrix](confusion_matrix.png)",
+        "## Words with the highest total loss",
+        rows(analysis["top_total_loss"], ["token", "count", "mean", "sum"]),
+        "## Words with the highest mean loss (seen at least 5 times)",
+        rows(analysis["top_mean_loss"], ["token", "count", "mean", "sum"]),
+        "## Loss per gold label",
+        rows(analysis["per_label"], ["label", "count", "mean", "sum"]),
+        "## Normalised confusion matrix",
+        "![confusion matrix](confusion_matrix.png)",
         "## Sentences with the highest loss",
         *[f"Total loss {r['total_loss']}\n\n{_sentence_table(r)}" for r in analysis["highest_loss_sentences"]],
         "## The parenthesis case",
         "PAN-X comes from Wikipedia titles: text in parentheses after a name is often labelled as part of the "
-        "entity (\"Hama ( Unternehmen )\" as one ORG), which a model reading the sentence has little reason to predict.",
+        'entity ("Hama ( Unternehmen )" as one ORG), which a model reading the sentence has little reason to predict.',
         *[f"Total loss {r['total_loss']}\n\n{_sentence_table(r)}" for r in analysis["parenthesis_sentences"]],
     ]
     return "\n\n".join(parts) + "\n"
@@ -135,10 +160,18 @@ def analyse_run(run_dir: str | Path, language: str, data_dir=None, results_dir: 
     tokenizer, model = load_token_classifier(run_dir)
     sampled, _ = load_sampled(language, data_dir or default_data_dir())
     analysis = analyse(word_records(model, tokenizer, sampled["validation"]))
-    analysis = {"model": rd.read_json(run_dir, rd.RUN_INFO)["experiment"], "language": language,
-                **analysis, "top_confusions": findings(analysis)}
-    plots.confusion_matrix(np.array(analysis["confusion_normalised"]), list(LABELS), results_root / res.CONFUSION_PNG,
-                           f"model {analysis['model']} on {LANGUAGE_NAMES[language]} validation (row-normalised)")
+    analysis = {
+        "model": rd.read_json(run_dir, rd.RUN_INFO)["experiment"],
+        "language": language,
+        **analysis,
+        "top_confusions": findings(analysis),
+    }
+    plots.confusion_matrix(
+        np.array(analysis["confusion_normalised"]),
+        list(LABELS),
+        results_root / res.CONFUSION_PNG,
+        f"model {analysis['model']} on {LANGUAGE_NAMES[language]} validation (row-normalised)",
+    )
     write_text(results_root / res.ERROR_ANALYSIS_MD, markdown_report(analysis, analysis["model"], language))
     write_json(results_root / res.ERROR_ANALYSIS_JSON, analysis)  # last: the step's main output
     return results_root / res.ERROR_ANALYSIS_DIR

@@ -8,7 +8,8 @@ subwords with I-), its spans should start and end on word boundaries and score l
 tagger, which reads one prediction per word. For every model this counts the pipeline's spans that
 start or end inside a PAN-X token, and among them those that cut between two letters (a broken word,
 as opposed to a name inside a hyphenated compound, "Broadway-Besetzung"), and compares both paths'
-entity F1 (exact character spans and type) against the gold spans. `aggregation_strategy="first"` (each whitespace-delimited word takes its first
+entity F1 (exact character spans and type) against the gold spans. `aggregation_strategy="first"` (each
+whitespace-delimited word takes its first
 subword's label) is measured beside it: word-aligned by construction on such text, but it glues
 punctuation that touches a word ("München.") in raw text. Each model's entry names the checksum of
 the weights it measured, so the cards that quote it (and the tests) can tell a stale check.
@@ -26,13 +27,20 @@ import argparse
 import sys
 from pathlib import Path
 
+from core import results as res
 from core import run_dir as rd
 from core.bio import tag_spans
 from core.cli import InputError, run
-from core.facts import (BUNDLED_MODELS_DIR, EXPERIMENTS, LABELS, LANGUAGES, RESULTS_DIR, SUGGESTED_MIN_SCORE,
-                        default_data_dir)
+from core.facts import (
+    BUNDLED_MODELS_DIR,
+    EXPERIMENTS,
+    LABELS,
+    LANGUAGES,
+    RESULTS_DIR,
+    SUGGESTED_MIN_SCORE,
+    default_data_dir,
+)
 from core.files import write_json
-from core import results as res
 
 DEFAULT_SENTENCES = 250  # per language and model: 1,000 sentences per model
 EXAMPLES_KEPT = 5
@@ -66,7 +74,8 @@ def cuts_letters(text: str, start: int, end: int) -> bool:
     """Does the span start or end between two letters or digits ("Jeff De|an", "Zür|ich")? A span
     that ends at a hyphen or apostrophe inside a PAN-X token ("Broadway|-Besetzung") does not."""
     return (0 < start < len(text) and text[start - 1].isalnum() and text[start].isalnum()) or (
-        0 < end < len(text) and text[end - 1].isalnum() and text[end].isalnum())
+        0 < end < len(text) and text[end - 1].isalnum() and text[end].isalnum()
+    )
 
 
 def f1(predicted: int, gold: int, correct: int) -> float:
@@ -81,7 +90,9 @@ class _Tally:
 
     def __init__(self) -> None:
         self.counts = {"pipeline": [0, 0, 0], "space": [0, 0, 0], "first": [0, 0, 0]}  # predicted, gold, correct
-        self.floors = {floor: [0, 0, 0] for floor in MIN_SCORES}  # the pipeline's kept spans: predicted, correct, inside
+        self.floors = {
+            floor: [0, 0, 0] for floor in MIN_SCORES
+        }  # the pipeline's kept spans: predicted, correct, inside
         self.sentences = self.inside = self.letter_cuts = 0
 
     @classmethod
@@ -121,9 +132,14 @@ class _Tally:
             "spans_inside_words_share": round(self.inside / max(spans, 1), 4),
             "spans_cutting_letters": self.letter_cuts,
             "spans_cutting_letters_share": round(self.letter_cuts / max(spans, 1), 4),
-            "by_min_score": {res.min_score_key(floor): {"pipeline_spans": kept, "spans_inside_words": inside,
-                                               "pipeline_f1": round(f1(kept, self.counts["pipeline"][1], correct), 4)}
-                             for floor, (kept, correct, inside) in self.floors.items()},
+            "by_min_score": {
+                res.min_score_key(floor): {
+                    "pipeline_spans": kept,
+                    "spans_inside_words": inside,
+                    "pipeline_f1": round(f1(kept, self.counts["pipeline"][1], correct), 4),
+                }
+                for floor, (kept, correct, inside) in self.floors.items()
+            },
         }
 
 
@@ -154,8 +170,9 @@ def check_model(folder: Path, sentences: Sentences) -> dict:
                 if inside:
                     tally.inside += 1
                     if len(examples) < EXAMPLES_KEPT or (cut and not any(e["cuts_letters"] for e in examples)):
-                        examples.append({"text": text, "span": text[start:end], "type": entity["entity_group"],
-                                         "cuts_letters": cut})
+                        examples.append(
+                            {"text": text, "span": text[start:end], "type": entity["entity_group"], "cuts_letters": cut}
+                        )
             from_space = {(e["start"], e["end"], e["entity_group"]) for e in tagger(text)["entities"]}
             from_first = {(*trimmed(text, e["start"], e["end"]), e["entity_group"]) for e in first}
             tally.sentences += 1
@@ -187,18 +204,20 @@ def validation_sentences(data_dir: Path | None, per_language: int, skip: int = 0
     return sentences
 
 
-def check_models(folders: dict[str, Path], data_dir: Path | None, per_language: int = DEFAULT_SENTENCES,
-                 skip: int = 0) -> dict:
+def check_models(
+    folders: dict[str, Path], data_dir: Path | None, per_language: int = DEFAULT_SENTENCES, skip: int = 0
+) -> dict:
     sentences = validation_sentences(data_dir, per_language, skip)
     if not any(sentences.values()):
         raise InputError(f"no validation sentences are left after skipping the first {skip} of each language")
     models = {key: check_model(folder, sentences) for key, folder in folders.items()}
     return {
         "description": "plain pipeline(aggregation_strategy='simple') on raw text against the Space's word-level "
-                       "tagger, entity F1 on exact character spans",
+        "tagger, entity F1 on exact character spans",
         "sentences_per_language": per_language,
         "languages": list(LANGUAGES),
-        "command": f"python -m workflow.pipeline_check --sentences {per_language}" + (f" --skip {skip}" if skip else ""),
+        "command": f"python -m workflow.pipeline_check --sentences {per_language}"
+        + (f" --skip {skip}" if skip else ""),
         "skipped_sentences_per_language": skip,
         "suggested_min_score": SUGGESTED_MIN_SCORE,
         "models": models,
@@ -206,9 +225,13 @@ def check_models(folders: dict[str, Path], data_dir: Path | None, per_language: 
         "pipeline_spans": sum(m["pipeline_spans"] for m in models.values()),
         "spans_inside_words": sum(m["spans_inside_words"] for m in models.values()),
         "spans_cutting_letters": sum(m["spans_cutting_letters"] for m in models.values()),
-        "by_min_score": {floor: {key: sum(m["by_min_score"][floor][key] for m in models.values())
-                                 for key in ("pipeline_spans", "spans_inside_words")}
-                         for floor in next(iter(models.values()))["by_min_score"]},
+        "by_min_score": {
+            floor: {
+                key: sum(m["by_min_score"][floor][key] for m in models.values())
+                for key in ("pipeline_spans", "spans_inside_words")
+            }
+            for floor in next(iter(models.values()))["by_min_score"]
+        },
     }
 
 
@@ -216,19 +239,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workflow.pipeline_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models-dir", type=Path, default=BUNDLED_MODELS_DIR)
     parser.add_argument("--sentences", type=int, default=DEFAULT_SENTENCES, help="validation sentences per language")
-    parser.add_argument("--skip", type=int, default=0, help="validation sentences per language to pass over first "
-                        "(the suggested score floor was chosen on --skip 250)")
+    parser.add_argument(
+        "--skip",
+        type=int,
+        default=0,
+        help="validation sentences per language to pass over first "
+        "(the suggested score floor was chosen on --skip 250)",
+    )
     parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=None, help=f"default: results/{res.PIPELINE_CHECK_JSON}, or "
-                        f"results/{res.PIPELINE_MIN_SCORE_JSON} with --skip (the sentences the score floor was chosen on)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"default: results/{res.PIPELINE_CHECK_JSON}, or "
+        f"results/{res.PIPELINE_MIN_SCORE_JSON} with --skip (the sentences the score floor was chosen on)",
+    )
     args = parser.parse_args(argv)
     args.out = args.out or RESULTS_DIR / (res.PIPELINE_MIN_SCORE_JSON if args.skip else res.PIPELINE_CHECK_JSON)
     if args.skip < 0 or args.sentences < 1:
         parser.error(f"--skip must be at least 0 and --sentences at least 1, not {args.skip} and {args.sentences}")
     report = check_models({key: args.models_dir / key for key in EXPERIMENTS}, args.data_dir, args.sentences, args.skip)
     write_json(args.out, report)
-    print(f"max F1 gap {report['max_f1_gap']}; of {report['pipeline_spans']} spans, {report['spans_inside_words']} "
-          f"inside a PAN-X token, {report['spans_cutting_letters']} between two letters: {args.out}")
+    print(
+        f"max F1 gap {report['max_f1_gap']}; of {report['pipeline_spans']} spans, {report['spans_inside_words']} "
+        f"inside a PAN-X token, {report['spans_cutting_letters']} between two letters: {args.out}"
+    )
     return 0
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from core.facts import LANGUAGE_NAMES  # noqa: E402
-from core.files import write_with  # noqa: E402
+from core.facts import LANGUAGE_NAMES
+from core.files import write_with
 
 
 def _save(fig, path: Path) -> Path:
@@ -32,8 +32,14 @@ def f1_heatmap(matrix: dict[str, dict[str, float]], languages: list[str], path: 
     for i in range(len(models)):
         for j in range(len(languages)):
             if not np.isnan(values[i, j]):
-                ax.text(j, i, f"{values[i, j]:.3f}", ha="center", va="center",
-                        color="white" if values[i, j] > 0.6 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{values[i, j]:.3f}",
+                    ha="center",
+                    va="center",
+                    color="white" if values[i, j] > 0.6 else "black",
+                )
     fig.colorbar(image, ax=ax, label="F1")
     ax.set_title(title)
     return _save(fig, path)
@@ -62,7 +68,15 @@ def confusion_matrix(matrix: np.ndarray, labels: list[str], path: Path, title: s
     ax.set_yticks(range(len(labels)), labels)
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", color="white" if matrix[i, j] > 0.5 else "black", fontsize=8)
+            ax.text(
+                j,
+                i,
+                f"{matrix[i, j]:.2f}",
+                ha="center",
+                va="center",
+                color="white" if matrix[i, j] > 0.5 else "black",
+                fontsize=8,
+            )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     fig.colorbar(image, ax=ax)

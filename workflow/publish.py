@@ -8,7 +8,7 @@ that the models and the Space (workflow.space_folder) share.
 What goes up is a plain model: an adapter run is merged into its base first, so
 `pipeline("token-classification", model="NS/NAME")` needs neither peft nor this project. The release
 holds the model (safetensors) and its tokenizer, the run's logs without this machine's folders, the
-card (cards.render; never Trainer.push_to_hub, which would overwrite it) and the plots it links. It
+card (cards.render; never Trainer.push_to_hub, which would overwrite it), rendered last from what the release holds. It
 goes up as one `upload_folder` commit that also deletes what the release no longer has, then gets a
 tag. The token comes from `hf auth login` or HF_TOKEN and is never printed or written.
 """
@@ -21,10 +21,11 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core import paths
 from core import run_dir as rd
 from core.cli import CommandFailed, InputError, run
 from core.facts import E5_SMALL, LANGUAGE_NAMES, LANGUAGES, REPO_ROOT, RESULTS_DIR, join_names
@@ -36,8 +37,6 @@ DELETE_STALE = "*"
 KEPT_REMOTE = ".gitattributes"
 # One part of a repo id or a tag: it starts with a letter or digit, so "..", ".x" and "-x" are out.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-# An absolute POSIX path inside a string: not a URL ("https://x/y"), a ratio ("1/2") or "de/fr".
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.~/:-])/(?:[\w.@+~-]+/)*[\w.@+~-]+")
 # Files a leak check reads; weights and images are numbers.
 TEXT_SUFFIXES = (".json", ".md", ".txt", ".py", ".yaml", ".gitattributes")
 TOKEN_MASK = "<hf-token>"
@@ -62,19 +61,23 @@ def check_repo_id(repo_id: str, flag: str = "--repo-id") -> str:
     except HFValidationError:
         valid = False
     if not valid:
-        raise InputError(f"{flag} must be NAMESPACE/NAME (letters, digits, '-', '_', '.'; no '..' or '--'), not {repo_id!r}")
+        raise InputError(
+            f"{flag} must be NAMESPACE/NAME (letters, digits, '-', '_', '.'; no '..' or '--'), not {repo_id!r}"
+        )
     return repo_id
 
 
 def check_tag(tag: str) -> str:
     if not _NAME.fullmatch(tag) or ".." in tag or tag.endswith(".lock"):
-        raise InputError(f"--tag must be letters, digits, '-', '_' and '.', starting with a letter or digit, not {tag!r}")
+        raise InputError(
+            f"--tag must be letters, digits, '-', '_' and '.', starting with a letter or digit, not {tag!r}"
+        )
     return tag
 
 
 def tag_for(moment: datetime, prefix: str) -> str:
-    """"run-20250115T103207Z": a version tag from a UTC time."""
-    return f"{prefix}-{moment.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
+    """ "run-20250115T103207Z": a version tag from a UTC time."""
+    return f"{prefix}-{moment.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
 
 # --- secrets and machine paths -----------------------------------------------------------------
@@ -98,26 +101,14 @@ def describe(err: BaseException) -> str:
     return redact(f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__)
 
 
-def _portable_path(match: re.Match) -> str:
-    path = Path(match.group())
-    if not Path(*path.parts[:2]).exists():  # "/Radio" in an entity example is no folder of this machine
-        return match.group()
-    return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else f"…/{path.name}"
-
-
 def portable(value: Any) -> Any:
     """A run log as it is published: absolute paths become repo-relative (or "…/NAME"), the token is masked."""
-    if isinstance(value, str):
-        return redact(_ABSOLUTE_PATH.sub(_portable_path, value))
-    if isinstance(value, list):
-        return [portable(item) for item in value]
-    if isinstance(value, dict):
-        return {key: portable(item) for key, item in value.items()}
-    return value
+    return paths.portable(value, redact)
 
 
 def copy_portable_logs(run_dir: Path, dest: Path) -> None:
     """The run's logs into dest as they are published: without this machine's folders or the token."""
+    # As JSON, not as the run_dir dataclasses: every key passes, the Trainer's state and another version's too.
     for name in rd.LOG_FILES:
         write_json(dest / name, portable(rd.read_json(run_dir, name)))
 
@@ -128,8 +119,6 @@ def check_portable(folder: Path, local_folders: list[Path | None]) -> None:
     from huggingface_hub import constants
 
     places = [folder, *local_folders, REPO_ROOT, Path(constants.HF_HUB_CACHE)]
-    # Short paths ("/tmp", "/root") also occur in ordinary text; the specific ones cannot.
-    leaks = {str(Path(place).resolve()) for place in places if place is not None and len(Path(place).resolve().parts) > 2}
     token = hf_token()
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or not path.name.endswith(TEXT_SUFFIXES):
@@ -138,7 +127,7 @@ def check_portable(folder: Path, local_folders: list[Path | None]) -> None:
         name = path.relative_to(folder).as_posix()
         if token and token in text:
             raise InputError(f"{name} would publish your Hugging Face token; remove it from the source files")
-        found = sorted(leak for leak in leaks if leak in text)
+        found = paths.named_folders(text, places)
         if found:
             raise InputError(f"{name} would publish the local folder {found[0]}; remove it from the source files")
 
@@ -158,13 +147,17 @@ def base_on_hub(run_dir: Path) -> str | None:
     from cards.inputs import resolve_base_model
     from core.loading import base_of
 
-    named = str(rd.read_json(run_dir, rd.RUN_INFO)["base_model"])
+    named = rd.RunInfo.read(run_dir).base_model
     if rd.is_adapter(run_dir) and base_of(run_dir) != named:
-        raise InputError(f"{rd.ADAPTER_CONFIG} in {run_dir} names the base {base_of(run_dir)}, but {rd.RUN_INFO} says {named}")
+        raise InputError(
+            f"{rd.ADAPTER_CONFIG} in {run_dir} names the base {base_of(run_dir)}, but {rd.RUN_INFO} says {named}"
+        )
     base = resolve_base_model(named)
     if base.kind == "local":
-        raise InputError(f"the base of {run_dir} is the local folder {base.name}, which Hub users cannot find; "
-                         f"publish runs trained from a Hub model or the offline base ({E5_SMALL}'s weights)")
+        raise InputError(
+            f"the base of {run_dir} is the local folder {base.name}, which Hub users cannot find; "
+            f"publish runs trained from a Hub model or the offline base ({E5_SMALL}'s weights)"
+        )
     return base.name if base.on_hub else None
 
 
@@ -176,23 +169,28 @@ def check_base_exists(api: Any, base: str) -> None:
     except GatedRepoError:
         return  # on the Hub, behind a licence
     except RepositoryNotFoundError:
-        raise InputError(f"the base model {base} is not on the Hub; the card would name a base its readers cannot find") from None
+        raise InputError(
+            f"the base model {base} is not on the Hub; the card would name a base its readers cannot find"
+        ) from None
 
 
 def stage_release(run_dir: Path, dest: Path, repo_id: str, results_dir: Path | None) -> Path:
-    """Write the release of a finished run into the empty folder dest: logs, card, model, tokenizer, plots."""
-    from cards import copy_card_assets, render_card
-    from core.loading import load_token_classifier
+    """Write the release of a finished run into the empty folder dest: logs, model, tokenizer, then the card."""
+    from cards import render_card
+    from core.loading import base_of, load_token_classifier
 
     run_dir = rd.check_finished(run_dir)
     copy_portable_logs(run_dir, dest)
-    # Rendered from the copied logs, so the card says exactly what the release holds.
-    write_text(dest / rd.CARD, render_card(dest, results_dir=results_dir, repo_id=repo_id))
     tokenizer, model = load_token_classifier(run_dir)  # an adapter comes back merged into its base
     model.save_pretrained(dest)
     tokenizer.save_pretrained(dest)
     rd.scrub_loader_flags(dest / rd.TOKENIZER_FILES[1])  # how this machine loaded the base is not the tokenizer's
-    copy_card_assets(results_dir, dest)
+    if rd.is_adapter(run_dir):  # results on the adapter (the pipeline check) name the release too
+        write_json(
+            dest / rd.MERGED_FROM, {"base_model": base_of(run_dir), "adapter_weights": rd.weights_checksum(run_dir)}
+        )
+    # Rendered last, from what the release holds.
+    write_text(dest / rd.CARD, render_card(dest, results_dir=results_dir, repo_id=repo_id))
     check_portable(dest, [run_dir, results_dir])
     normalise_permissions(dest)
     return dest
@@ -200,25 +198,26 @@ def stage_release(run_dir: Path, dest: Path, repo_id: str, results_dir: Path | N
 
 def commit_text(release: Path, base: str | None) -> tuple[str, str]:
     """Commit message and description naming the run: experiment, base, preset, test F1, creation time."""
-    info = rd.read_json(release, rd.RUN_INFO)
-    preset = rd.read_json(release, rd.HYPERPARAMETERS).get("preset")
-    scores = rd.read_json(release, rd.EVAL_RESULTS)["languages"]
-    trained_on = join_names([LANGUAGE_NAMES[lang] for lang in info["train_languages"]])
-    f1 = ", ".join(f"{lang} {scores[lang]['f1']:.3f}" for lang in LANGUAGES if lang in scores)
-    message = f"{info['model_name']}: the {info['experiment']} run of {info['created_at']}"
-    description = "\n".join([
-        f"experiment: {info['experiment']} (trained on {trained_on})",
-        f"base model: {base or info['base_model']}",
-        f"preset: {preset}",
-        f"test F1: {f1}",
-        f"created_at: {info['created_at']}",
-        "published with python -m workflow.publish",
-    ])
+    info = rd.RunInfo.read(release)
+    scores = rd.EvalResults.read(release).languages
+    trained_on = join_names([LANGUAGE_NAMES[lang] for lang in info.train_languages])
+    f1 = ", ".join(f"{lang} {scores[lang].f1:.3f}" for lang in LANGUAGES if lang in scores)
+    message = f"{info.model_name}: the {info.experiment} run of {info.created_at}"
+    description = "\n".join(
+        [
+            f"experiment: {info.experiment} (trained on {trained_on})",
+            f"base model: {base or info.base_model}",
+            f"preset: {rd.Hyperparameters.read(release).preset}",
+            f"test F1: {f1}",
+            f"created_at: {info.created_at}",
+            "published with python -m workflow.publish",
+        ]
+    )
     return message, description
 
 
 def run_tag(release: Path) -> str:
-    created_at = rd.read_json(release, rd.RUN_INFO)["created_at"]
+    created_at = rd.RunInfo.read(release).created_at
     try:
         return tag_for(datetime.fromisoformat(created_at), "run")
     except (TypeError, ValueError):
@@ -237,7 +236,15 @@ def is_release_of(folder: Path, repo_id: str) -> bool:
 
 def publish_to_mirror(run_dir: Path, repo_id: str, hub_dir: Path, results_dir: Path | None) -> Path:
     """The tree the Hub would get, at hub_dir/NS/NAME, replaced whole (only if it is an earlier release)."""
+    if Path(hub_dir).exists() and not Path(hub_dir).is_dir():
+        raise InputError(f"--hub-dir {hub_dir} is a file; give a folder (the release goes to DIR/NAMESPACE/NAME)")
     target = Path(hub_dir) / check_repo_id(repo_id)
+    source = Path(run_dir).resolve()
+    if target.resolve() == source or target.resolve().is_relative_to(source) or source.is_relative_to(target.resolve()):
+        raise InputError(
+            f"--hub-dir would write the release of {run_dir} into the run directory itself ({target}); "
+            "pick a --hub-dir outside it"
+        )
     if not target.resolve().is_relative_to(Path(hub_dir).resolve()):
         raise InputError(f"{target} leads outside --hub-dir {hub_dir} (a symbolic link?); pick another --hub-dir")
     if target.exists() and not is_release_of(target, repo_id):
@@ -266,7 +273,9 @@ class Release:
     checks: tuple[str, ...] = ()  # plan lines about what was checked before (the base model)
 
     def files(self) -> list[tuple[str, int]]:
-        return sorted((p.relative_to(self.folder).as_posix(), p.stat().st_size) for p in self.folder.rglob("*") if p.is_file())
+        return sorted(
+            (p.relative_to(self.folder).as_posix(), p.stat().st_size) for p in self.folder.rglob("*") if p.is_file()
+        )
 
 
 @dataclass(frozen=True)
@@ -311,7 +320,9 @@ def plan_upload(api: Any, release: Release, dry_run: bool) -> Plan:
             raise
         return Plan(release, exists=None, private=None, deletions=None, unknown=str(err))
     stale = sorted(set(remote) - {name for name, _ in release.files()} - {KEPT_REMOTE})
-    return Plan(release, exists=True, private=bool(info.private), deletions=tuple(stale), tag_commit=tags.get(release.tag))
+    return Plan(
+        release, exists=True, private=bool(info.private), deletions=tuple(stale), tag_commit=tags.get(release.tag)
+    )
 
 
 def _visibility(private: bool | None) -> str:
@@ -358,29 +369,45 @@ def upload(api: Any, plan: Plan) -> list[str]:
         # private=None for an existing repo: the visibility it has is the owner's choice.
         api.create_repo(release.repo_id, private=release.private if new else None, exist_ok=True, **where, **sdk)
     except Exception as err:  # auth, quota, network: the message says which
-        raise CommandFailed(f"could not create {release.repo_id} ({describe(err)}); nothing was uploaded: "
-                            "check the token's write access, then run the same command again") from err
+        raise CommandFailed(
+            f"could not create {release.repo_id} ({describe(err)}); nothing was uploaded: "
+            "check the token's write access, then run the same command again"
+        ) from err
     # Fewer than 256 files and 100 MB of non-LFS content: huggingface_hub makes this one commit.
     try:
         commit = api.upload_folder(
-            repo_id=release.repo_id, folder_path=str(release.folder), commit_message=release.commit_message,
-            commit_description=release.commit_description, delete_patterns=DELETE_STALE, **where,
+            repo_id=release.repo_id,
+            folder_path=str(release.folder),
+            commit_message=release.commit_message,
+            commit_description=release.commit_description,
+            delete_patterns=DELETE_STALE,
+            **where,
         )
     except Exception as err:  # network, auth, quota, server: all end the same way for the user
-        raise CommandFailed(f"upload to {release.repo_id} failed ({describe(err)}); the release is one commit, so "
-                            "the repo has all of it or none of it: run the same command again") from err
-    done = [f"created {_visibility(release.private)} {release.repo_type} repo {release.repo_id}" if new else
-            f"updated {release.repo_id}; it stays {_visibility(plan.private)}",
-            f"commit:      {commit.commit_url}"]
+        raise CommandFailed(
+            f"upload to {release.repo_id} failed ({describe(err)}); the release is one commit, so "
+            "the repo has all of it or none of it: run the same command again"
+        ) from err
+    done = [
+        f"created {_visibility(release.private)} {release.repo_type} repo {release.repo_id}"
+        if new
+        else f"updated {release.repo_id}; it stays {_visibility(plan.private)}",
+        f"commit:      {commit.commit_url}",
+    ]
     if plan.tag_commit and plan.tag_commit != commit.oid:
         # create_tag(exist_ok=True) leaves an existing tag where it is, so say so instead of calling it.
-        return [*done, f"tag:         {release.tag} stays on {plan.tag_commit[:7]} (an earlier upload); "
-                       "name this commit with --tag"]
+        return [
+            *done,
+            f"tag:         {release.tag} stays on {plan.tag_commit[:7]} (an earlier upload); "
+            "name this commit with --tag",
+        ]
     try:
         api.create_tag(release.repo_id, tag=release.tag, revision=commit.oid, exist_ok=True, **where)
     except Exception as err:
-        raise CommandFailed(f"uploaded {commit.commit_url} but could not tag it {release.tag} ({describe(err)}); "
-                            "run the same command again: an unchanged upload adds no commit") from err
+        raise CommandFailed(
+            f"uploaded {commit.commit_url} but could not tag it {release.tag} ({describe(err)}); "
+            "run the same command again: an unchanged upload adds no commit"
+        ) from err
     return [*done, f"tag:         {release.tag}"]
 
 
@@ -405,8 +432,15 @@ def hub_api(dry_run: bool) -> Any:
     return HfApi()
 
 
-def publish_run(api: Any, run_dir: Path, repo_id: str, results_dir: Path | None, private: bool = False,
-                tag: str | None = None, dry_run: bool = False) -> Plan:
+def publish_run(
+    api: Any,
+    run_dir: Path,
+    repo_id: str,
+    results_dir: Path | None,
+    private: bool = False,
+    tag: str | None = None,
+    dry_run: bool = False,
+) -> Plan:
     """Check the base, stage the release in a temporary folder, print the plan, upload unless dry_run."""
     base = base_on_hub(run_dir)
     if base is None:
@@ -423,13 +457,14 @@ def publish_run(api: Any, run_dir: Path, repo_id: str, results_dir: Path | None,
         folder = Path(tmp)
         stage_release(run_dir, folder, repo_id, results_dir)
         message, description = commit_text(folder, base)
-        release = Release(folder, repo_id, MODEL, message, description, tag or run_tag(folder), private,
-                          checks=tuple(checks))
+        release = Release(
+            folder, repo_id, MODEL, message, description, tag or run_tag(folder), private, checks=tuple(checks)
+        )
         return publish(api, release, dry_run)
 
 
 def results_or_default(results_dir: str | None) -> Path | None:
-    """The results the card draws on and whose plots go with it (render and copy from the same one)."""
+    """The study results the card draws on where they measured this run (default: results/)."""
     if results_dir is not None:
         return Path(results_dir)
     return RESULTS_DIR if RESULTS_DIR.is_dir() else None
@@ -440,11 +475,15 @@ def main(argv: list[str] | None = None, api: Any = None) -> int:
     parser.add_argument("run_dir", type=Path, help="a finished run directory from python -m training.train")
     parser.add_argument("--repo-id", required=True, help="NAMESPACE/NAME on the Hub")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--hub-dir", type=Path, default=None, help="write the release to DIR/NAMESPACE/NAME instead of uploading")
+    where.add_argument(
+        "--hub-dir", type=Path, default=None, help="write the release to DIR/NAMESPACE/NAME instead of uploading"
+    )
     where.add_argument("--dry-run", action="store_true", help="print the upload plan and upload nothing")
     parser.add_argument("--private", action="store_true", help="make the repo private if this upload creates it")
     parser.add_argument("--tag", default=None, help="the release's tag (default: run-<run_info.json created_at>)")
-    parser.add_argument("--results-dir", default=None, help=f"study results for the card and its plots (default: {RESULTS_DIR.name}/)")
+    parser.add_argument(
+        "--results-dir", default=None, help=f"study results for the card (default: {RESULTS_DIR.name}/)"
+    )
     args = parser.parse_args(argv)
     repo_id = check_repo_id(args.repo_id)
     tag = check_tag(args.tag) if args.tag else None

@@ -20,8 +20,14 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 # No GPU, no sandbox (containers), small /dev/shm, and nothing that phones home.
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 )
 SCREENSHOT = REPO_ROOT / "docs" / "screenshot.png"
 
@@ -99,8 +105,8 @@ def columns_done(driver, gold: bool) -> list[str] | None:
     columns = driver.find_elements(By.CSS_SELECTOR, "[id^='col-']")
     shown = [e.get_attribute("id")[len("col-") :] for e in columns if e.is_displayed()]
     models = [k for k in shown if k != "gold"]
-    # .model-status, not any text: a pending column shows a progress timer as text.
-    finished = all(driver.find_elements(By.CSS_SELECTOR, f"#status-{k} .model-status") for k in models)
+    # A status that is not .pending: a running model's column says that it runs.
+    finished = all(driver.find_elements(By.CSS_SELECTOR, f"#status-{k} .model-status:not(.pending)") for k in models)
     return models if models and finished and (not gold or "gold" in shown) else None
 
 

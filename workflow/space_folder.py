@@ -5,25 +5,29 @@
     python -m workflow.space_folder OUT --push [--private]    # ... and upload it: one commit, then a tag
 
 OUT starts as the Space does (`cd OUT && python app.py`). It holds app.py and the code it imports
-(core/, space/, and training/e5_base.py, which builds the offline base at start-up), the bundled
-models (space/models/), the results the Space shows (results/), the project's runtime
-requirements.txt (one list for both), a .gitattributes that keeps binaries in LFS, and a README.md
-whose front matter configures the Space. The upload is workflow.publish's, as for the models.
+(core/, which also builds the offline base at start-up, and space/), the bundled
+models (space/models/), the results the Space shows (results/), a requirements.txt made from the
+project's runtime requirements.txt (each pinned to the version installed here, the one the tests ran,
+and torch from PyTorch's CPU wheel index), a .gitattributes that keeps binaries in LFS, and a README.md
+whose front matter configures the Space. The folder is checked before it is kept (check_space: the
+front matter the Hub reads, no development tools, no machine paths). The upload is workflow.publish's,
+as for the models.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
-from datetime import datetime, timezone
-from importlib.metadata import version
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from core import results as res
 from core import run_dir as rd
-from core.cli import InputError, run
+from core.cli import CommandFailed, InputError, run
 from core.facts import (
     BUNDLED_MODELS_DIR,
     ENTITY_NAMES,
@@ -54,15 +58,31 @@ from workflow.publish import (
 )
 
 # The Space's code: app.py and what it imports (tests/test_space_folder.py checks that it is enough).
-CODE = ("app.py", "core", "space", "training/__init__.py", "training/e5_base.py")
+CODE = ("app.py", "core", "space")
 MODELS = "space/models"
 RESULTS = "results"
-SHOWN_RESULTS = (res.F1_MATRIX_JSON, res.F1_MATRIX_MD, *res.PLOTS)
+SHOWN_RESULTS = (res.F1_MATRIX_JSON, res.F1_MATRIX_MD, *res.PLOTS, res.REPORT_MD)
 REQUIREMENTS = "requirements.txt"
+DEV_REQUIREMENTS = "requirements-dev.txt"  # what it adds to REQUIREMENTS never goes into the Space
+# torch's CPU wheels: without this index a Space's pip takes PyPI's Linux torch, which pulls gigabytes of CUDA.
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 GITATTRIBUTES = ".gitattributes"
 # The Hub refuses binary files outside LFS; tokenizer.json is text but often over its 10 MB limit.
-LFS_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.onnx", "*.png", "*.jpg", "*.jpeg", "*.gif", "*.webp",
-                "*.parquet", "*.arrow", "*.model", "tokenizer.json")
+LFS_PATTERNS = (
+    "*.safetensors",
+    "*.bin",
+    "*.pt",
+    "*.onnx",
+    "*.png",
+    "*.jpg",
+    "*.jpeg",
+    "*.gif",
+    "*.webp",
+    "*.parquet",
+    "*.arrow",
+    "*.model",
+    "tokenizer.json",
+)
 TOP_LEVEL = {name.split("/")[0] for name in CODE} | {RESULTS, REQUIREMENTS, GITATTRIBUTES, rd.CARD}
 SKIPPED = ("__pycache__", "*.pyc", ".*")
 
@@ -70,6 +90,43 @@ TITLE = "PAN-X cross-lingual NER"
 SDK = "gradio"
 PYTHON_VERSION = "3.11"
 SHORT_DESCRIPTION_LIMIT = 60  # characters, the Hub's limit
+# The front-matter keys the Hub reads for a Space (https://huggingface.co/docs/hub/spaces-config-reference);
+# it ignores any other, so a misspelt key would silently configure nothing.
+HUB_SPACE_KEYS = frozenset(
+    {
+        "title",
+        "short_description",
+        "emoji",
+        "colorFrom",
+        "colorTo",
+        "sdk",
+        "python_version",
+        "sdk_version",
+        "suggested_hardware",
+        "suggested_storage",
+        "app_file",
+        "app_port",
+        "base_path",
+        "fullWidth",
+        "header",
+        "models",
+        "datasets",
+        "tags",
+        "thumbnail",
+        "pinned",
+        "hf_oauth",
+        "hf_oauth_scopes",
+        "hf_oauth_expiration_minutes",
+        "hf_oauth_authorized_org",
+        "disable_embedding",
+        "startup_duration_timeout",
+        "custom_headers",
+        "preload_from_hub",
+        "license",
+    }
+)
+REQUIRED_KEYS = ("title", "sdk", "sdk_version", "python_version", "app_file", "license", "short_description")
+HUB_COLORS = frozenset({"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"})
 
 
 def short_description() -> str:
@@ -78,15 +135,25 @@ def short_description() -> str:
     return text if len(text) <= SHORT_DESCRIPTION_LIMIT else models
 
 
-def readme() -> str:
+def readme(space_license: str) -> str:
     """The Space's README.md: front matter (huggingface_hub's SpaceCardData) and a short description."""
     from huggingface_hub import SpaceCard, SpaceCardData
 
     base = hub_base(OFFLINE_BASE_ID)
     data = SpaceCardData(
-        title=TITLE, emoji="🏷️", colorFrom="indigo", colorTo="green", sdk=SDK, sdk_version=version(SDK),
-        python_version=PYTHON_VERSION, app_file=CODE[0], pinned=False, short_description=short_description(),
-        models=[repo_id(experiment) for experiment in EXPERIMENTS], datasets=[HUB_DATASET],
+        title=TITLE,
+        emoji="🏷️",
+        colorFrom="indigo",
+        colorTo="green",
+        sdk=SDK,
+        sdk_version=version(SDK),
+        python_version=PYTHON_VERSION,
+        app_file=CODE[0],
+        pinned=False,
+        short_description=short_description(),
+        license=space_license,
+        models=[repo_id(experiment) for experiment in EXPERIMENTS],
+        datasets=[HUB_DATASET],
     )
     links = ", ".join(f"[{experiment}](https://huggingface.co/{repo_id(experiment)})" for experiment in EXPERIMENTS)
     body = (
@@ -100,6 +167,99 @@ def readme() -> str:
     text = f"---\n{data.to_yaml()}\n---\n\n{body}"
     SpaceCard(text)  # parses as the Hub will, or raises
     return text
+
+
+def models_license(models_dir: Path) -> str:
+    """The license of the bundled models, which the Space redistributes: their cards must agree on one."""
+    from huggingface_hub import ModelCard
+
+    licenses = {
+        experiment: ModelCard.load(models_dir / experiment / rd.CARD).data.license for experiment in EXPERIMENTS
+    }
+    if len(set(licenses.values())) != 1 or None in licenses.values():
+        found = ", ".join(f"{experiment}: {license}" for experiment, license in licenses.items())
+        raise InputError(f"the bundled models' cards must name one license for the Space to carry; they name {found}")
+    return next(iter(licenses.values()))
+
+
+def requirement_names(path: Path) -> list[str]:
+    """The distributions a requirements file names, in its order (comments and includes left out)."""
+    names = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            names.append(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line).group())
+    return names
+
+
+def requirements() -> str:
+    """The Space's requirements.txt: the project's runtime requirements, each pinned to the version
+    installed here (the one the tests ran), torch from PyTorch's CPU wheel index."""
+    pins = []
+    for name in requirement_names(REPO_ROOT / REQUIREMENTS):
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            raise InputError(
+                f"{name} (in {REQUIREMENTS}) is not installed; pip install -r {REQUIREMENTS} first, "
+                "so that the Space gets the versions the tests run"
+            ) from None
+    header = (
+        f"# The Space's runtime: {REQUIREMENTS} of the project, pinned to the versions its tests ran.\n"
+        f"# PyTorch's CPU wheels (PyPI's torch for Linux pulls CUDA); everything else comes from PyPI.\n"
+        f"--extra-index-url {TORCH_CPU_INDEX}\n"
+    )
+    return header + "".join(f"{pin}\n" for pin in pins)
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+_PIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!-]+")
+
+
+def check_space(folder: Path) -> None:
+    """What the Hub needs of the folder as written: front-matter keys it reads (and the required ones,
+    with valid values), requirements that are exact pins of runtime packages with torch's CPU index, and
+    no development tools. CommandFailed names the first problem."""
+    from huggingface_hub import SpaceCard
+
+    data = SpaceCard.load(folder / rd.CARD).data.to_dict()
+    problems = [
+        f"README.md's front matter has {key!r}, which the Hub does not read"
+        for key in data
+        if key not in HUB_SPACE_KEYS
+    ]
+    problems += [f"README.md's front matter lacks {key!r}" for key in REQUIRED_KEYS if not data.get(key)]
+    problems += [
+        f"README.md's {key} {data[key]!r} is not one of the Hub's colours"
+        for key in ("colorFrom", "colorTo")
+        if key in data and data[key] not in HUB_COLORS
+    ]
+    lines = [
+        line
+        for line in (folder / REQUIREMENTS).read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    if f"--extra-index-url {TORCH_CPU_INDEX}" not in lines:
+        problems.append(f"requirements.txt does not take torch from {TORCH_CPU_INDEX}")
+    pins = [line for line in lines if not line.startswith("--extra-index-url")]
+    problems += [
+        f"requirements.txt line {line!r} is not an exact pin (name==version)"
+        for line in pins
+        if not _PIN.fullmatch(line)
+    ]
+    dev_only = {_canonical(n) for n in requirement_names(REPO_ROOT / DEV_REQUIREMENTS)} - {
+        _canonical(n) for n in requirement_names(REPO_ROOT / REQUIREMENTS)
+    }
+    problems += [
+        f"requirements.txt installs {line.split('==')[0]}, a development tool"
+        for line in pins
+        if _canonical(line.split("==")[0]) in dev_only
+    ]
+    if problems:
+        raise CommandFailed(f"the Space folder would not deploy as written: {problems[0]}")
 
 
 def gitattributes() -> str:
@@ -116,11 +276,15 @@ def check_sources(models_dir: Path, results_dir: Path) -> None:
             continue
         missing += [str(folder / name) for name in (*rd.model_files(folder), rd.CARD) if not (folder / name).is_file()]
     if missing:
-        raise InputError(f"the Space needs every bundled model with its card; missing {', '.join(missing)} "
-                         f"({res.STUDY_COMMAND} bundles them)")
+        raise InputError(
+            f"the Space needs every bundled model with its card; missing {', '.join(missing)} "
+            f"({res.STUDY_COMMAND} bundles them)"
+        )
     missing = [str(results_dir / name) for name in SHOWN_RESULTS if not (results_dir / name).is_file()]
     if missing:
-        raise InputError(f"the Space shows the study's results; missing {', '.join(missing)} ({res.STUDY_COMMAND} makes them)")
+        raise InputError(
+            f"the Space shows the study's results; missing {', '.join(missing)} ({res.STUDY_COMMAND} makes them)"
+        )
 
 
 def is_space_folder(folder: Path) -> bool:
@@ -147,7 +311,9 @@ def check_out(out: Path, models_dir: Path, results_dir: Path) -> None:
     if REPO_ROOT.is_relative_to(resolved) or any(resolved.is_relative_to(Path(s).resolve()) for s in sources):
         raise InputError(f"OUT {out} would hold or sit inside the Space's own sources; pick a folder outside them")
     if out.exists() and not is_space_folder(out):
-        raise InputError(f"{out} exists and is not a Space folder made by this command; move it away or pick another OUT")
+        raise InputError(
+            f"{out} exists and is not a Space folder made by this command; move it away or pick another OUT"
+        )
 
 
 def _skip(folder: str, names: list[str]) -> set[str]:
@@ -169,15 +335,17 @@ def write_space(dest: Path, models_dir: Path, results_dir: Path) -> None:
     for name in SHOWN_RESULTS:
         (dest / RESULTS / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(results_dir / name, dest / RESULTS / name)
-    shutil.copyfile(REPO_ROOT / REQUIREMENTS, dest / REQUIREMENTS)
+    write_text(dest / REQUIREMENTS, requirements())
     write_text(dest / GITATTRIBUTES, gitattributes())
-    write_text(dest / rd.CARD, readme())
-    check_portable(dest, [models_dir, results_dir])
+    write_text(dest / rd.CARD, readme(models_license(models_dir)))
+    check_space(dest)
+    check_portable(dest, [models_dir, results_dir])  # no machine paths, no token
     normalise_permissions(dest)
 
 
-def build_space_folder(out: str | Path, models_dir: str | Path = BUNDLED_MODELS_DIR,
-                       results_dir: str | Path = RESULTS_DIR) -> Path:
+def build_space_folder(
+    out: str | Path, models_dir: str | Path = BUNDLED_MODELS_DIR, results_dir: str | Path = RESULTS_DIR
+) -> Path:
     """Write OUT (replaced whole, once complete; only ever over an earlier Space folder)."""
     out, models_dir, results_dir = Path(out), Path(models_dir), Path(results_dir)
     check_sources(models_dir, results_dir)
@@ -188,21 +356,25 @@ def build_space_folder(out: str | Path, models_dir: str | Path = BUNDLED_MODELS_
 
 
 def space_release(folder: Path, space_id: str, private: bool, tag: str | None) -> Release:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     message = f"The Space: {count_words(len(EXPERIMENTS))} models, {SDK} {version(SDK)}"
-    description = "\n".join([
-        f"models: {', '.join(repo_id(experiment) for experiment in EXPERIMENTS)}",
-        f"results: {', '.join(SHOWN_RESULTS)}",
-        f"built at: {now.isoformat(timespec='seconds')}",
-        "published with python -m workflow.space_folder",
-    ])
+    description = "\n".join(
+        [
+            f"models: {', '.join(repo_id(experiment) for experiment in EXPERIMENTS)}",
+            f"results: {', '.join(SHOWN_RESULTS)}",
+            f"built at: {now.isoformat(timespec='seconds')}",
+            "published with python -m workflow.space_folder",
+        ]
+    )
     return Release(folder, space_id, SPACE, message, description, tag or tag_for(now, "space"), private, space_sdk=SDK)
 
 
 def main(argv: list[str] | None = None, api: Any = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workflow.space_folder", description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="the folder to write (replaced whole; only an earlier Space folder)")
-    parser.add_argument("--models-dir", type=Path, default=BUNDLED_MODELS_DIR, help="the bundled models, one folder per experiment")
+    parser.add_argument(
+        "--models-dir", type=Path, default=BUNDLED_MODELS_DIR, help="the bundled models, one folder per experiment"
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="the study's results")
     upload = parser.add_mutually_exclusive_group()
     upload.add_argument("--push", action="store_true", help="upload OUT to the Space")

