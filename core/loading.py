@@ -52,10 +52,9 @@ def load_base(loader: Any, base: str, **kwargs: Any) -> Any:
     """loader.from_pretrained(base) without a Hub request for a local base, named by its id as a
     download would be (peft records that name in adapter_config.json; a path would leak this machine)."""
     loaded = loader.from_pretrained(base_location(base), **kwargs)
+    loaded.name_or_path = base  # a model copies it from its config at load: both are renamed
     if hasattr(loaded, "config"):
         loaded.config._name_or_path = base
-    else:
-        loaded.name_or_path = base
     return loaded
 
 
