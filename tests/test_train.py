@@ -112,23 +112,7 @@ def test_a_small_training_set_repeats_its_epochs_up_to_the_minimum_of_steps(tmp_
     steps repeats them 3 times (6 epochs, 18 steps), evaluated and logged twice as 2 epochs would be,
     every 3 epochs."""
     out = tmp_path / "stretched"
-    main(
-        [
-            "--preset",
-            "smoke",
-            "--data-dir",
-            str(data_dir),
-            "--output-dir",
-            str(out),
-            "--num-epochs",
-            "2",
-            "--min-train-steps",
-            "15",
-            "--eval-languages",
-            "de",
-            *SMALL,
-        ]
-    )
+    main(smoke_args(data_dir, out, "--num-epochs", "2", "--min-train-steps", "15", *SMALL))
     hyper = rd.read_json(out, rd.HYPERPARAMETERS)
     assert hyper["num_epochs"] == 6 and hyper["min_train_steps"] == 15
     state = rd.read_json(out, rd.TRAINER_STATE)
@@ -223,7 +207,8 @@ def test_resume_without_checkpoint_is_refused(tmp_path, capsys):
     assert "no checkpoint" in capsys.readouterr().err
 
 
-def one_epoch_on_german(data_dir, out) -> list[str]:
+def smoke_args(data_dir, out, *extra) -> list[str]:
+    """A smoke run on German: the arguments the training tests share."""
     return [
         "--preset",
         "smoke",
@@ -231,17 +216,15 @@ def one_epoch_on_german(data_dir, out) -> list[str]:
         str(data_dir),
         "--output-dir",
         str(out),
-        "--num-epochs",
-        "1",
         "--eval-languages",
         "de",
-        *SMALL,
+        *extra,
     ]
 
 
 def test_overwrite_with_bad_data_keeps_the_finished_run(tmp_path, data_dir, capsys):
     out = tmp_path / "run"
-    main(one_epoch_on_german(data_dir, out))
+    main(smoke_args(data_dir, out, "--num-epochs", "1", *SMALL))
     before = rd.read_json(out, rd.RUN_INFO)["created_at"], (out / rd.MODEL_WEIGHTS).read_bytes()
     assert (
         cli(["--preset", "smoke", "--data-dir", str(tmp_path / "nothing"), "--output-dir", str(out), "--overwrite"])
@@ -255,7 +238,7 @@ def test_overwrite_failing_midway_keeps_the_old_run_then_replaces_it(tmp_path, d
     import training.train as train_module
 
     out = tmp_path / "run"
-    common = one_epoch_on_german(data_dir, out)
+    common = smoke_args(data_dir, out, "--num-epochs", "1", *SMALL)
     main(common)
     first = rd.read_json(out, rd.RUN_INFO)["created_at"]
 
@@ -275,27 +258,8 @@ def test_overwrite_failing_midway_keeps_the_old_run_then_replaces_it(tmp_path, d
 
 
 def _train_command(out, data_dir, *extra):
-    return [
-        sys.executable,
-        "-m",
-        "training.train",
-        "--preset",
-        "smoke",
-        "--data-dir",
-        str(data_dir),
-        "--output-dir",
-        str(out),
-        "--num-epochs",
-        "3",
-        "--max-train-samples",
-        "160",
-        "--max-eval-samples",
-        "48",
-        "--eval-languages",
-        "de",
-        "--quiet",
-        *extra,
-    ]
+    schedule = ["--num-epochs", "3", "--max-train-samples", "160", "--max-eval-samples", "48", "--quiet"]
+    return [sys.executable, "-m", "training.train", *smoke_args(data_dir, out, *schedule, *extra)]
 
 
 # The second: 3 epochs of 10 steps under a minimum of 40 steps train 6 epochs, checkpointed every 2.
