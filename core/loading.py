@@ -67,10 +67,34 @@ def base_tokenizer(base: str) -> Any:
     return load_base(AutoTokenizer, base)
 
 
+_tokenizers_by_content: dict[tuple[str, ...], Any] = {}
+
+
+def folder_tokenizer(folder: str | Path) -> Any:
+    """A full model folder's tokenizer, read once per process for each content of its files: the runs of
+    one base save the same tokenizer, and parsing it again costs seconds."""
+    from transformers import AutoTokenizer
+
+    from core.files import sha256_of
+
+    folder = Path(folder)
+    content = tuple(sha256_of(folder / name) for name in rd.TOKENIZER_FILES if (folder / name).is_file())
+    if content not in _tokenizers_by_content:
+        for name in rd.TOKENIZER_FILES:  # readable, or one line naming the file (not a tokenizers traceback)
+            _json(folder / name)
+        _tokenizers_by_content[content] = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    return _tokenizers_by_content[content]
+
+
+def tokenizer_of(folder: str | Path) -> Any:
+    """The tokenizer a folder's model reads with: an adapter's is its base's."""
+    return base_tokenizer(base_of(folder)) if rd.is_adapter(Path(folder)) else folder_tokenizer(folder)
+
+
 def load_token_classifier(folder: str | Path, dtype: Any = None) -> tuple[Any, Any]:
     """(tokenizer, model) of a folder: an adapter is merged into its base; the model is in eval mode."""
     import torch
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from transformers import AutoModelForTokenClassification
 
     folder = Path(folder)
     dtype = dtype or torch.float32
@@ -92,7 +116,7 @@ def load_token_classifier(folder: str | Path, dtype: Any = None) -> tuple[Any, A
     else:
         _check_full_model(folder)
         try:  # a local folder: nothing to ask the Hub
-            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            tokenizer = folder_tokenizer(folder)
             model, info = AutoModelForTokenClassification.from_pretrained(
                 folder, dtype=dtype, output_loading_info=True, local_files_only=True
             )
@@ -137,8 +161,7 @@ def _check_full_model(folder: Path) -> None:
     missing = [name for name in rd.FULL_MODEL_FILES if not (folder / name).is_file()]
     if missing:
         raise ModelFolderError(f"{folder.name} has {rd.MODEL_CONFIG} but no {', '.join(missing)}")
-    for name in (rd.MODEL_CONFIG, *rd.TOKENIZER_FILES):
-        _json(folder / name)
+    _json(folder / rd.MODEL_CONFIG)  # the tokenizer's files are read by folder_tokenizer
     _weight_names(folder / rd.MODEL_WEIGHTS)
 
 

@@ -24,6 +24,7 @@ PIPELINE_CHECK_JSON = "pipeline_vs_space.json"  # plain pipeline() against the S
 PIPELINE_MIN_SCORE_JSON = (
     "pipeline_min_score.json"  # the same check on other validation sentences: the score floor's choice
 )
+PARAGRAPH_CHECK_JSON = "paragraph_check.json"  # the pipeline and the Space on paragraphs of running text
 
 
 def min_score_key(floor: float) -> str:

@@ -74,6 +74,8 @@ def study(project: Path, *extra: str) -> subprocess.CompletedProcess:
         "models",
         "--check-sentences",
         "8",
+        "--paragraph-documents",
+        "1",
         "--train-arg=--num-epochs=1",
         "--train-arg=--max-train-samples=32",
         "--train-arg=--max-eval-samples=16",

@@ -34,6 +34,26 @@ def test_continuation_pieces_are_the_pieces_after_a_words_first(tokenizer, conti
     assert not continues[tokenizer.all_special_ids].any()
 
 
+def test_in_running_text_a_mark_touching_a_word_is_a_word_of_its_own(tokenizer):
+    """"Google)," is three PAN-X words: the loss must not pull ")" and "," towards Google's type."""
+    from training.running_text import running_text
+
+    text, spans = running_text(["bei", "Google", ")", ",", "Zürich-Altstetten"], "de")
+    assert text == "bei Google), Zürich-Altstetten"
+    encoded = tokenizer(text, return_offsets_mapping=True)
+    words = [next((w for w, (s, e) in enumerate(spans) if s <= a < e), None) for a, _ in encoded["offset_mapping"]]
+    words[0] = words[-1] = None  # the specials
+    flags = continuation_pieces(tokenizer, running_text=True)[encoded["input_ids"]].tolist()
+    pieces = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+    # A piece continues a PAN-X word exactly when it belongs to the word of the piece before it, except for
+    # "-Altstetten": PAN-X keeps the hyphen inside the word, the mark-first piece still counts as a new start.
+    for i, (piece, flag) in enumerate(zip(pieces, flags)):
+        same_word = words[i] is not None and i > 0 and words[i - 1] == words[i]
+        assert flag == (same_word and piece[:1].isalnum()), (piece, flag)
+    assert not any(f for p, f in zip(pieces, flags) if p[:1] in "),")
+    assert any(flags)  # the pieces of "Altstetten" after the first still continue
+
+
 def test_types_sum_b_and_i():
     matrix = type_matrix()
     assert matrix.shape == (len(LABELS), 4) and (matrix.sum(1) == 1).all()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,8 +165,9 @@ def swiss_sample(ds: Dataset, fraction: float, seed: int = SHUFFLE_SEED) -> Data
 
 def entity_counts(ds: Dataset) -> dict[str, int]:
     """Entities per type, counted by their B- tags (as the book does)."""
-    counts = Counter(LABELS[t] for tags in ds["ner_tags"] for t in tags if LABELS[t].startswith("B-"))
-    return {etype: counts.get(f"B-{etype}", 0) for etype in ENTITY_TYPES}
+    tags = ds.with_format("arrow")[:].column("ner_tags").combine_chunks().flatten()  # arrow: 10x faster than rows
+    counts = np.bincount(np.asarray(tags), minlength=len(LABELS))
+    return {etype: int(counts[LABELS.index(f"B-{etype}")]) for etype in ENTITY_TYPES}
 
 
 def split_summary(ds: Dataset) -> dict:
@@ -179,7 +179,7 @@ class ExperimentData:
     """Everything one experiment trains and evaluates on."""
 
     experiment: str
-    train: Dataset  # sampled train splits of the training languages, concatenated and shuffled
+    train: Dataset  # sampled train splits of the training languages (with a lang column), concatenated and shuffled
     validation: Dataset  # sampled validation splits of the training languages
     test: dict[str, Dataset]  # sampled test split of every language
     per_language: dict[str, DatasetDict]  # sampled splits of every language
@@ -204,7 +204,9 @@ class ExperimentData:
 
 def load_sampled(lang: str, data_dir: str | Path | None) -> tuple[DatasetDict, LanguageData]:
     raw = load_language(lang, data_dir)
-    sampled = DatasetDict({s: swiss_sample(raw.splits[s], SWISS_FRACTIONS[lang]) for s in SPLITS})
+    # The column is added before sampling: added to a sampled split, it would copy the whole split.
+    splits = {**raw.splits, "train": with_language(raw.splits["train"], lang)}
+    sampled = DatasetDict({s: swiss_sample(splits[s], SWISS_FRACTIONS[lang]) for s in SPLITS})
     return sampled, raw
 
 
@@ -233,6 +235,7 @@ def load_experiment(
         per_language[lang], raw = load_sampled(lang, data_dir)
         carved |= raw.test_carved_from_validation
         source = raw.source
+    # Each training sentence keeps its language (load_sampled): running text is spaced by its rules.
     train = concatenate_datasets([per_language[lang]["train"] for lang in train_langs])
     if len(train_langs) > 1:  # the book shuffles the multilingual corpus so batches mix languages
         train = train.shuffle(seed=SHUFFLE_SEED)
@@ -241,6 +244,11 @@ def load_experiment(
     validation = concatenate_datasets([per_language[lang]["validation"] for lang in train_langs])
     test = {lang: per_language[lang]["test"] for lang in eval_languages}
     return ExperimentData(experiment, train, validation, test, per_language, carved, source)
+
+
+def with_language(ds: Dataset, lang: str) -> Dataset:
+    """ds with a column lang that names its language on every row."""
+    return ds.add_column("lang", [lang] * len(ds))
 
 
 def entity_examples(ds: Dataset, per_type: int = 3) -> dict[str, list[str]]:

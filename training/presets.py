@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 from core.cli import InputError
-from core.facts import BOOK_BASE_MODEL, E5_SMALL, OFFLINE_BASE_ID
+from core.facts import BOOK_BASE_MODEL, E5_SMALL, MAX_INPUT_TOKENS, OFFLINE_BASE_ID
 from core.run_dir import Hyperparameters
 
 
@@ -56,6 +56,14 @@ class Preset:
     label_all_subwords: bool = True
     # Weight of training.word_loss: a word's subwords pushed towards one entity type (0: off).
     word_consistency: float = 0.0
+    # Train on text as people write it (training.running_text: "Jeff Dean (Google)." rather than PAN-X's
+    # "Jeff Dean ( Google ) ."), labels carried by character offsets; validation stays on PAN-X's words.
+    running_text: bool = False
+    # The share of training sentences packed, consecutive ones of a language together, into passages of
+    # at most pack_length subwords: paragraph context and late positions, as pipeline(stride=...) reads
+    # long texts in windows of the tokenizer's model_max_length (512 for both bases, MAX_INPUT_TOKENS).
+    pack_share: float = 0.0
+    pack_length: int = MAX_INPUT_TOKENS
     scratch: ScratchEncoder | None = None
     max_train_samples: int | None = None
     max_eval_samples: int | None = None  # per language, for validation and test
@@ -88,6 +96,11 @@ class Preset:
             values.pop("max_eval_samples")
         if not values["word_consistency"]:  # off: the recipe as it was before the term existed (its runs stay current)
             values.pop("word_consistency")
+        if not values["running_text"]:  # PAN-X's words, as before running text existed
+            values.pop("running_text")
+        if not values["pack_share"]:  # one sentence per example: the packing length shapes nothing
+            values.pop("pack_share")
+            values.pop("pack_length")
         if train_rows is not None or not values["min_train_steps"]:
             values.pop("min_train_steps")
         if train_rows is not None:
@@ -96,7 +109,7 @@ class Preset:
 
     def made(self, hyperparameters: Hyperparameters) -> bool:
         """Whether a run's hyperparameters.json says this preset trained it: the same preset, learning rate,
-        epochs (as the run trains them: see for_train_rows), seed and word-consistency weight."""
+        epochs (as the run trains them: see for_train_rows), seed, word-consistency weight and text form."""
         hyper = hyperparameters
         return (hyper.preset, hyper.learning_rate, hyper.num_epochs, hyper.seed, hyper.word_consistency) == (
             self.name,
@@ -104,7 +117,17 @@ class Preset:
             self.num_epochs,
             self.seed,
             self.word_consistency,
-        )
+        ) and text_form(hyper.to_json()) == text_form(asdict(self))
+
+
+def text_form(entries: dict) -> dict:
+    """The entries hyperparameters.json gains when a run trains on running text or packs sentences, from a
+    preset's values or a hyperparameters.json: none for PAN-X's words one sentence at a time, so that the
+    runs from before both stay as they were."""
+    form = {"running_text": True} if entries.get("running_text") else {}
+    if entries.get("pack_share"):
+        form |= {"pack_share": entries["pack_share"], "pack_length": entries.get("pack_length")}
+    return form
 
 
 # The offline default: LoRA on multilingual-e5-small, so that six models fit the Space's 60 MiB. Rank 16,

@@ -3,6 +3,7 @@
     python -m training.train --experiment de                   # offline: LoRA on multilingual-e5-small (preset e5)
     python -m training.train --experiment de --preset book     # the book: xlm-roberta-base from the Hub
     python -m training.train --experiment de --preset smoke    # seconds on CPU: a tiny random encoder
+    python -m training.train --experiment de --running-text --pack-share 0.5   # text as people write it
     torchrun --nproc_per_node 2 -m training.train --experiment de   # several processes/GPUs: the Trainer's DDP
 
 Stages, top to bottom: parse, seed, check the output directory, load data, load the base model,
@@ -14,7 +15,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from core.facts import (
     LABEL2ID,
     LABELS,
     LANGUAGES,
+    MAX_INPUT_TOKENS,
     OFFLINE_BASE_ID,
     RUNS_DIR,
     check_experiment,
@@ -53,9 +55,9 @@ from core.facts import (
 )
 from core.files import replace_folder
 from training.data import load_experiment
-from training.features import encode
+from training.features import encode, encode_running
 from training.metrics import align_predictions, bootstrap_f1, compute_metrics, seqeval_scores
-from training.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
+from training.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset, text_form
 from training.runtime import device_description, library_versions, mixed_precision
 from training.speed import use_fast_dropout
 from training.word_loss import WordConsistentTrainer
@@ -102,6 +104,18 @@ class TrainArguments:
         default=None,
         metadata={"help": "overrides the preset's minimum of optimizer steps for small training sets (0: off)"},
     )
+    running_text: bool = field(
+        default=False,
+        metadata={"help": "train on running text (training/running_text.py), not PAN-X's words, whatever the preset"},
+    )
+    pack_share: float | None = field(
+        default=None,
+        metadata={"help": "overrides the preset's share of training sentences packed into passages (0 to 1)"},
+    )
+    pack_length: int | None = field(
+        default=None,
+        metadata={"help": f"overrides the preset's subwords per packed passage (at most {MAX_INPUT_TOKENS})"},
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "cap on training sentences"})
     max_eval_samples: int | None = field(
         default=None, metadata={"help": "cap on validation/test sentences per language"}
@@ -141,6 +155,13 @@ class TrainArguments:
             raise InputError(f"--min-train-steps must be 0 (off) or more, not {self.min_train_steps}")
         if self.word_consistency is not None and not 0 <= self.word_consistency < float("inf"):
             raise InputError(f"--word-consistency must be a finite number, 0 or more, not {self.word_consistency}")
+        if self.pack_share is not None and not 0 <= self.pack_share <= 1:
+            raise InputError(f"--pack-share must be between 0 and 1, not {self.pack_share}")
+        if self.pack_length is not None and not MIN_SEQ_LENGTH <= self.pack_length <= MAX_INPUT_TOKENS:
+            raise InputError(
+                f"--pack-length must be between {MIN_SEQ_LENGTH} and {MAX_INPUT_TOKENS} (the bases' input limit), "
+                f"not {self.pack_length}"
+            )
         if self.max_seq_length < MIN_SEQ_LENGTH:
             raise InputError(
                 f"--max-seq-length must be at least {MIN_SEQ_LENGTH} (two special tokens and a word), "
@@ -188,6 +209,9 @@ def resolved_preset(args: TrainArguments) -> Preset:
         "max_eval_samples": args.max_eval_samples,
         "min_train_steps": args.min_train_steps,
         "word_consistency": args.word_consistency,
+        "running_text": args.running_text or None,  # a flag: it turns running text on, never off
+        "pack_share": args.pack_share,
+        "pack_length": args.pack_length,
     }
     preset = replace(preset, **{k: v for k, v in overrides.items() if v is not None})
     if args.lora_rank is not None:
@@ -297,7 +321,13 @@ def training_arguments(out: Path, preset: Preset, quiet: bool = False, **overrid
 
 
 def build_trainer(
-    model, tokenizer, targs: TrainingArguments, train_set, eval_set=None, word_consistency: float = 0.0
+    model,
+    tokenizer,
+    targs: TrainingArguments,
+    train_set,
+    eval_set=None,
+    word_consistency: float = 0.0,
+    running_text: bool = False,
 ) -> Trainer:
     """The Trainer as panx-ner uses it: dynamic padding to multiples of 8 (friendlier kernels),
     dropout masks drawn by training.speed (the same distribution, a fraction of the CPU time), and
@@ -312,6 +342,7 @@ def build_trainer(
         processing_class=tokenizer,
         compute_metrics=compute_metrics,
         word_consistency=word_consistency,
+        running_text=running_text,
     )
 
 
@@ -328,6 +359,24 @@ def evaluate_languages(trainer: Trainer, test_sets: dict) -> dict:
             "num_sentences": len(encoded),
         }
     return results
+
+
+def training_features(train, tokenizer, preset: Preset, max_seq_length: int):
+    """The training split as the model learns it: PAN-X's words one sentence at a time (the book), or text
+    as people write it (running text, some sentences packed into passages). Validation and test always
+    use PAN-X's words (encode), so that F1 stays comparable between recipes."""
+    if not preset.running_text and not preset.pack_share:
+        return encode(train, tokenizer, max_seq_length, preset.label_all_subwords)
+    return encode_running(
+        train,
+        tokenizer,
+        max_seq_length,
+        preset.label_all_subwords,
+        running=preset.running_text,
+        pack_share=preset.pack_share,
+        pack_length=preset.pack_length,
+        seed=preset.seed,
+    )
 
 
 def parameter_counts(model) -> dict[str, int]:
@@ -364,6 +413,8 @@ def hyperparameters(preset: Preset, args: TrainArguments, targs: TrainingArgumen
         lora_dropout=lora.dropout if lora else None,
         lora_target_modules=",".join(lora.target_modules) if lora else None,
         init=f"random (tiny encoder, hidden {preset.scratch.hidden_size})" if preset.scratch else "pretrained",
+        # Not declared by core.run_dir (older runs lack them): only a run on running text or packed passages has them.
+        extra=text_form(asdict(preset)),
     )
 
 
@@ -394,7 +445,7 @@ def train(args: TrainArguments, command: str | None = None) -> Path | None:
             data.validation = cap(data.validation)
             data.test = {lang: cap(ds) for lang, ds in data.test.items()}
         tokenizer, model = load_base(preset)
-        train_set = encode(data.train, tokenizer, args.max_seq_length, preset.label_all_subwords)
+        train_set = training_features(data.train, tokenizer, preset, args.max_seq_length)
         validation_set = encode(data.validation, tokenizer, args.max_seq_length)
         test_sets = {lang: encode(ds, tokenizer, args.max_seq_length) for lang, ds in data.test.items()}
     repeats = preset.epoch_repeats(len(train_set), targs.world_size)
@@ -421,7 +472,9 @@ def train(args: TrainArguments, command: str | None = None) -> Path | None:
         work.mkdir(parents=True, exist_ok=True)
         rd.DataSummary.from_json(data.summary()).write(work)
         hyperparameters(preset, args, targs).write(work)
-    trainer = build_trainer(model, tokenizer, targs, train_set, validation_set, preset.word_consistency)
+    trainer = build_trainer(
+        model, tokenizer, targs, train_set, validation_set, preset.word_consistency, preset.running_text
+    )
     started = time.perf_counter()
     checkpoint = last_complete_checkpoint(work) if args.resume else None
     try:
@@ -458,6 +511,8 @@ def discard_unfinished(work: Path, resumable: bool) -> None:
 def write_run_directory(out, trainer, args, preset, data, eval_results, train_output, runtime, command: str) -> None:
     # Tokenizing for training set a truncation length on the tokenizer; it is not the model's limit.
     trainer.processing_class.backend_tokenizer.no_truncation()
+    if preset.pack_share:  # pipeline(stride=...) reads long texts in windows of the length it was trained on
+        trainer.processing_class.model_max_length = preset.pack_length
     trainer.save_model(str(out))  # model (or adapter) + tokenizer, safetensors
     # save_model also leaves PEFT's placeholder README.md (the card is cards.render's job) and a
     # pickled training_args.bin (hyperparameters.json says the same, readably).

@@ -30,11 +30,18 @@ WORD_START = "\u2581"  # SentencePiece's word-boundary mark
 _EPSILON = 1e-6
 
 
-def continuation_pieces(tokenizer: PreTrainedTokenizerBase) -> torch.Tensor:
-    """Boolean over the vocabulary: True where a piece continues the word before it."""
+def continuation_pieces(tokenizer: PreTrainedTokenizerBase, running_text: bool = False) -> torch.Tensor:
+    """Boolean over the vocabulary: True where a piece continues the word before it. In running text a mark
+    touches its word ("Google," "(Google"): a piece that starts with one is a PAN-X word of its own, not
+    the previous word's continuation."""
     pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
     special = set(tokenizer.all_special_ids)
-    return torch.tensor([i not in special and not piece.startswith(WORD_START) for i, piece in enumerate(pieces)])
+    return torch.tensor(
+        [
+            i not in special and not piece.startswith(WORD_START) and (not running_text or piece[:1].isalnum())
+            for i, piece in enumerate(pieces)
+        ]
+    )
 
 
 @functools.cache  # one small constant, asked for at every training step
@@ -62,10 +69,10 @@ def word_consistency_loss(
 class WordConsistentTrainer(Trainer):
     """The Trainer with `word_consistency_loss` added to the model's own loss in training."""
 
-    def __init__(self, *args, word_consistency: float = 0.0, **kwargs):
+    def __init__(self, *args, word_consistency: float = 0.0, running_text: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.word_consistency = word_consistency
-        self.continues = continuation_pieces(self.processing_class) if word_consistency else None
+        self.continues = continuation_pieces(self.processing_class, running_text) if word_consistency else None
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)

@@ -146,9 +146,13 @@ class _Tally:
 def check_model(folder: Path, sentences: Sentences) -> dict:
     from transformers import pipeline
 
+    from core.loading import tokenizer_of
     from space.backends import load_tagger
 
-    ner = pipeline("token-classification", model=str(folder), aggregation_strategy="simple")
+    # The model as a user loads it, from the folder; its tokenizer read once for all models of the base.
+    ner = pipeline(
+        "token-classification", model=str(folder), tokenizer=tokenizer_of(folder), aggregation_strategy="simple"
+    )
     tagger = load_tagger(folder, "torch_fp32")
     by_language, examples = {}, []
     for lang, rows in sentences.items():

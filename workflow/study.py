@@ -51,11 +51,20 @@ from core.facts import (
 from core.files import sha256_of, write_json, write_text
 from training.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from training.runtime import device_description
+from workflow.paragraph_check import DEFAULT_DOCUMENTS
 from workflow.report import REPORT_INPUTS, write_report
 
 CURVE_DIR = f"{CURVE_LANGUAGE}-curve"
 # The code whose changes re-run the pipeline check (the Space's word splitter and tagger, the check itself).
 PIPELINE_CHECK_CODE = (REPO_ROOT / "space" / "tagging.py", REPO_ROOT / "workflow" / "pipeline_check.py")
+# The code whose changes re-run the paragraph check: the check, the helpers it shares with the pipeline check,
+# how PAN-X becomes running text, and the Space's tagger.
+PARAGRAPH_CHECK_CODE = (
+    REPO_ROOT / "workflow" / "paragraph_check.py",
+    REPO_ROOT / "workflow" / "pipeline_check.py",
+    REPO_ROOT / "training" / "running_text.py",
+    REPO_ROOT / "space" / "tagging.py",
+)
 # The code that writes the cards: a changed sentence or template re-renders the bundled cards.
 CARD_CODE = tuple(sorted([*(REPO_ROOT / "cards").glob("*.py"), *(REPO_ROOT / "cards" / "templates").rglob("*.j2")]))
 # The report's code (its words, and the score formats it shares with the cards): a change rewrites the report.
@@ -137,6 +146,7 @@ class Study:
     data_dir: Path | None
     extra_train_args: list[str] = field(default_factory=list)  # --train-arg, as given: the lock records them
     check_sentences: int = 250  # validation sentences per language for pipeline-check
+    paragraph_documents: int = DEFAULT_DOCUMENTS  # documents per language for paragraph-check
 
     # --- training -------------------------------------------------------------------------------
 
@@ -315,6 +325,16 @@ class Study:
             check_models(folders, self.data_dir, self.check_sentences, skip=self.check_sentences),
         )
 
+    def write_paragraph_check(self) -> None:
+        from workflow.paragraph_check import check_models
+
+        # The run directories' models, as the pipeline check measures them (the weights bundle copies).
+        folders = {exp: self.run_dir(exp) for exp in EXPERIMENTS}
+        write_json(
+            self.results_dir / res.PARAGRAPH_CHECK_JSON,
+            check_models(folders, self.data_dir, self.paragraph_documents),
+        )
+
     # --- the plan ---------------------------------------------------------------------------------
 
     def steps(self) -> list[Step]:
@@ -396,6 +416,18 @@ class Study:
                 [*(r / name for name in REPORT_INPUTS), *REPORT_CODE],
                 [r / res.REPORT_MD],
                 lambda: write_report(r),
+            ),
+            # The same models on paragraphs of running text from validation sentences (workflow/paragraph_check.py).
+            Step(
+                "paragraph-check",
+                [
+                    *(self.run_dir(exp) / n for exp in EXPERIMENTS for n in _model_files(self.preset)),
+                    *(p for lang in LANGUAGES for p in self.parquet(lang)),
+                    *PARAGRAPH_CHECK_CODE,
+                ],
+                [r / res.PARAGRAPH_CHECK_JSON],
+                self.write_paragraph_check,
+                {"documents": self.paragraph_documents},
             ),
             # Its code too: how the Space splits words decides the Space's side of the comparison.
             Step(
@@ -560,10 +592,15 @@ def main(argv: list[str] | None = None) -> int:
         "--train-arg", action="append", default=[], help="extra argument for training.train (repeatable)"
     )
     parser.add_argument("--check-sentences", type=int, default=250, help="pipeline-check: sentences per language")
+    parser.add_argument(
+        "--paragraph-documents", type=int, default=DEFAULT_DOCUMENTS, help="paragraph-check: documents per language"
+    )
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     if data_dir is not None and not data_dir.is_dir():
         raise InputError(f"--data-dir {data_dir} does not exist; give the PAN-X parquet folder")
+    if args.paragraph_documents < 1:
+        raise InputError(f"--paragraph-documents must be at least 1, not {args.paragraph_documents}")
     results_dir = Path(args.results_dir)
     study = Study(
         get_preset(args.preset),
@@ -573,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir,
         args.train_arg,
         args.check_sentences,
+        args.paragraph_documents,
     )
     study.train_overrides  # noqa: B018 - a bad --train-arg is refused before any step runs
     steps = study.steps()
