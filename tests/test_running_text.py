@@ -214,7 +214,7 @@ def test_bad_packing_flags_are_refused_in_one_line(flags, message, capsys, tmp_p
 
 
 def test_the_command_line_turns_the_recipe_on():
-    from training.train import parse_arguments, resolved_preset
+    from training.arguments import parse_arguments, resolved_preset
 
     args = parse_arguments(["--preset", "smoke", "--running-text", "--pack-share", "0.25", "--pack-length", "128"])
     preset = resolved_preset(args)

@@ -16,8 +16,9 @@ from transformers import pipeline
 
 from core import run_dir as rd
 from core.facts import LANGUAGES, OFFLINE_BASE_ID, REPO_ROOT
+from training.arguments import TrainArguments
 from training.presets import PRESETS
-from training.train import CHECKPOINTS, OVERWRITE_SUFFIX, TrainArguments, cli, last_complete_checkpoint, main
+from training.train import CHECKPOINTS, OVERWRITE_SUFFIX, cli, last_complete_checkpoint, main
 
 SMALL = ["--max-train-samples", "48", "--max-eval-samples", "24", "--quiet"]
 

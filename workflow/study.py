@@ -16,6 +16,7 @@ directory made outside the study by the same training command is adopted, not re
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -89,7 +90,15 @@ class Step:
 
 
 def checksum(path: Path) -> str | None:
-    return sha256_of(path)[:16] if path.is_file() else None
+    if not path.is_file():
+        return None
+    stat = path.stat()
+    return _checksum(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache  # many steps share inputs (parquet, model files): each is read once while it stays unchanged
+def _checksum(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_of(path)[:16]
 
 
 def params_checksum(params: dict) -> str:
@@ -153,13 +162,14 @@ class Study:
     @cached_property
     def train_overrides(self) -> dict[str, Any]:
         """The --train-arg flags as the TrainArguments fields they set (checked as training checks them)."""
-        from training.train import changed_fields, parse_arguments
+        from training.arguments import changed_fields, parse_arguments
 
         return changed_fields(parse_arguments(self.extra_train_args))
 
     def train(self, experiment: str, output_dir: Path, preset: Preset, overrides: dict[str, Any]) -> Path:
         """training.train.train on typed arguments: the study's settings, then the step's overrides."""
-        from training.train import OVERWRITE_SUFFIX, TrainArguments, last_complete_checkpoint, train
+        from training.arguments import TrainArguments
+        from training.train import OVERWRITE_SUFFIX, last_complete_checkpoint, train
 
         beside = output_dir.with_name(output_dir.name + OVERWRITE_SUFFIX)
         resume = any(
@@ -182,7 +192,7 @@ class Study:
         self, name: str, experiment: str, output_dir: Path, preset: Preset | None = None, **overrides: Any
     ) -> Step:
         """A training run as a step; overrides are TrainArguments fields (max_train_samples=250, seed=43)."""
-        from training.train import as_flags
+        from training.arguments import as_flags
 
         preset = preset or self.preset
         languages = dict.fromkeys(EXPERIMENTS[experiment] + _eval_languages(overrides))
