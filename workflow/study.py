@@ -420,13 +420,6 @@ class Study:
                 [r / res.ERROR_ANALYSIS_JSON, r / res.ERROR_ANALYSIS_MD, r / res.CONFUSION_PNG],
                 self.write_error_analysis,
             ),
-            # The study report that every card links to, from the result files above.
-            Step(
-                "report",
-                [*(r / name for name in REPORT_INPUTS), *REPORT_CODE],
-                [r / res.REPORT_MD],
-                lambda: write_report(r),
-            ),
             # The same models on paragraphs of running text from validation sentences (workflow/paragraph_check.py).
             Step(
                 "paragraph-check",
@@ -450,6 +443,13 @@ class Study:
                 [r / res.PIPELINE_CHECK_JSON, r / res.PIPELINE_MIN_SCORE_JSON],
                 self.write_pipeline_check,
                 {"sentences": self.check_sentences, "suggested_min_score": SUGGESTED_MIN_SCORE},
+            ),
+            # The study report that every card links to, from the result files above.
+            Step(
+                "report",
+                [*(r / name for name in REPORT_INPUTS), *REPORT_CODE],
+                [r / res.REPORT_MD],
+                lambda: write_report(r),
             ),
             # The plots too: each bundled folder carries copies of those its card links.
             Step(
