@@ -35,7 +35,7 @@ def test_continuation_pieces_are_the_pieces_after_a_words_first(tokenizer, conti
 
 
 def test_in_running_text_a_mark_touching_a_word_is_a_word_of_its_own(tokenizer):
-    """"Google)," is three PAN-X words: the loss must not pull ")" and "," towards Google's type."""
+    """In "Google)," PAN-X sees three words: the loss must not pull ")" and "," towards Google's type."""
     from training.running_text import running_text
 
     text, spans = running_text(["bei", "Google", ")", ",", "Zürich-Altstetten"], "de")
