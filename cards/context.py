@@ -41,9 +41,12 @@ from .metadata import evaluated_split
 # The study report (workflow.report) as the Space repo ships it: a link that works from the Hub.
 REPORT_URL = f"https://huggingface.co/spaces/{SPACE_ID}/blob/main/{RESULTS_DIR.name}/{res.REPORT_MD}"
 EXAMPLES_PER_ENTITY = 3
-# The long-text snippet: enough copies of the example sentence to pass the input limit twice, read in
-# windows that overlap by a quarter, so a name cut at a window's edge is whole in the next window.
-LONG_TEXT_COPIES = 100
+# The long-text snippet: a news paragraph in the model's first training language (its words are the
+# template's, partials/long_texts.md.j2), copied until the text passes the input limit about twice (a
+# paragraph is 80 to 100 subwords), read in windows that overlap by a quarter.
+LONG_TEXT_COPIES = 12
+# A language without a paragraph there (a new row of core.facts' table) copies its example sentence instead.
+SENTENCE_COPIES = 100
 STRIDE = MAX_INPUT_TOKENS // 4
 
 
@@ -206,6 +209,19 @@ class PipelineCheck:
 
 
 @dataclass(frozen=True)
+class ParagraphCheck:
+    """What results/paragraph_check.json measured of these weights (see workflow.paragraph_check)."""
+
+    documents: str
+    languages: list[str]  # names
+    stride: str
+    paragraph_f1: str  # the plain pipeline on whole documents
+    sentence_f1: str  # the same pipeline, one sentence at a time
+    space_f1: str  # the Space's tagger on the documents
+    cut_share: str  # of the pipeline's paragraph spans, those that cut a word between two letters
+
+
+@dataclass(frozen=True)
 class CardContext:
     metadata_yaml: str
     repo_id: str
@@ -231,8 +247,9 @@ class CardContext:
     smallest_test: SmallestTest
     dataset: str
     example_sentence: str  # a Python string literal, quotes included
-    long_text_sentence: str  # a Python string literal
+    long_text_language: str  # the code of the long-text snippet's language: the first training language
     long_text_copies: str
+    sentence_copies: str
     max_input_tokens: str
     stride: str
     command: str
@@ -257,6 +274,7 @@ class CardContext:
     entity_scores: list[EntityScores]
     labels: list[LabelRow]
     pipeline: list[PipelineCheck]  # [] when no check measured these weights
+    paragraphs: list[ParagraphCheck]  # [] when no paragraph check measured these weights
     versions: list[tuple[str, str]]
 
 
@@ -420,6 +438,24 @@ def _pipeline(inputs: CardInputs) -> list[PipelineCheck]:
     ]
 
 
+def _paragraphs(inputs: CardInputs) -> list[ParagraphCheck]:
+    """The paragraph check's numbers for these weights; [] when no check measured them."""
+    check = inputs.paragraph_check
+    if not check:
+        return []
+    return [
+        ParagraphCheck(
+            documents=fmt_count(check["documents"]),
+            languages=[LANGUAGE_NAMES[lang] for lang in check["languages"]],
+            stride=str(check["stride"]),
+            paragraph_f1=fmt_score(check["paragraph_f1"]),
+            sentence_f1=fmt_score(check["sentence_f1"]),
+            space_f1=fmt_score(check["space_f1"]),
+            cut_share=fmt_share(check["spans_cutting_letters_share"]),
+        )
+    ]
+
+
 def _cut_word(example: dict[str, Any]) -> tuple[str, str] | None:
     """(span, word) for an example span that cuts a word between two letters, or None."""
     text, span = str(example.get("text", "")), str(example.get("span", ""))
@@ -475,8 +511,9 @@ def build_context(inputs: CardInputs, repo_id: str, metadata_yaml: str, license:
         smallest_test=_smallest_test(inputs),
         dataset=HUB_DATASET,
         example_sentence=json.dumps(example, ensure_ascii=False),
-        long_text_sentence=json.dumps(f"{example}.", ensure_ascii=False),
+        long_text_language=inputs.train_languages[0],
         long_text_copies=str(LONG_TEXT_COPIES),
+        sentence_copies=str(SENTENCE_COPIES),
         max_input_tokens=str(MAX_INPUT_TOKENS),
         stride=str(STRIDE),
         command=command_without_paths(info.command),
@@ -501,6 +538,7 @@ def build_context(inputs: CardInputs, repo_id: str, metadata_yaml: str, license:
         entity_scores=_entity_scores(inputs),
         labels=_label_rows(data.examples),
         pipeline=_pipeline(inputs),
+        paragraphs=_paragraphs(inputs),
         versions=[
             (cell(package), "not installed" if version is None else cell(version))
             for package, version in info.versions.items()

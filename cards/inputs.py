@@ -3,16 +3,18 @@
 The run's files check themselves as they are read (the dataclasses of core.run_dir); here the card
 checks what it needs of them together and of the study's results, so that the context and metadata
 builders use them freely, and every error names the file at fault and the step that writes it. A
-card reads two of the study's results, and only where they measured this run: results/f1_matrix.json
+card reads three of the study's results, and only where they measured this run: results/f1_matrix.json
 says whether the run is one of the study's models (its row equals the run's eval_results.json),
-results/pipeline_vs_space.json gives the plain pipeline's check of these weights. Any other run (a
-user's own) renders from its own logs; a result file that is present but malformed is an error.
+results/pipeline_vs_space.json and results/paragraph_check.json give the plain pipeline's checks of these
+weights (on sentences, and on paragraphs of running text). Any other run (a user's own) renders from its
+own logs; a result file that is present but malformed is an error.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,15 @@ PIPELINE_MODEL_KEYS = (
     "by_language",
 )
 PIPELINE_LANGUAGE_KEYS = ("sentences", "pipeline_spans", "spans_inside_words")
+PARAGRAPH_CHECK_KEYS = ("languages", "stride", "models")
+PARAGRAPH_MODEL_KEYS = (
+    "weights",
+    "documents",
+    "sentence_f1",
+    "paragraph_f1",
+    "space_f1",
+    "spans_cutting_letters_share",
+)
 # f1_matrix.json holds F1 rounded to 4 decimals; this run's row must agree with its eval_results.json.
 MATRIX_TOLERANCE = 5.1e-5
 
@@ -82,13 +93,18 @@ class CardInputs:
     in_study: bool  # results/f1_matrix.json holds this run's scores: it is one of the study's models
     # The entry of results/pipeline_vs_space.json that measured these weights; {} without one.
     pipeline_check: dict[str, Any]
+    # The entry of results/paragraph_check.json that measured these weights; {} without one.
+    paragraph_check: dict[str, Any]
     train_languages: tuple[str, ...]  # LANGUAGES order
     eval_languages: tuple[str, ...]  # the languages eval_results.json holds, LANGUAGES order
     base_model: BaseModel
 
 
 # Run-directory files and study results: which command writes each (the names do not overlap).
-MADE_BY = {**rd.PRODUCED_BY, **res.PRODUCED_BY}
+MADE_BY = {
+    **rd.PRODUCED_BY,
+    **res.PRODUCED_BY,
+}
 
 
 def _fail(name: str, problem: str) -> CardError:
@@ -176,36 +192,74 @@ def _measured_weights(run_dir: Path) -> str | None:
         return None
 
 
+def _measured_entry(
+    results_dir: Path,
+    name: str,
+    experiment: str,
+    run_dir: Path,
+    report_keys: tuple[str, ...],
+    model_keys: tuple[str, ...],
+    check: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(report, this model's entry) of a check that names the weights it measured (pipeline_vs_space.json,
+    paragraph_check.json); ({}, {}) when there is no such file or it measured other weights (or none).
+    The entry is checked (its keys, then `check(report, entry)`) before its weights are compared: a malformed
+    file is an error whichever model's card reads it."""
+    if not (results_dir / name).is_file():
+        return {}, {}
+    report = _read_result(results_dir, name)
+    _require(report, report_keys, name)
+    if experiment not in report["models"]:
+        return {}, {}
+    entry = report["models"][experiment]
+    _require(entry, model_keys, name, f"models.{experiment}")
+    if check is not None:
+        check(report, entry)
+    if entry["weights"] != _measured_weights(run_dir):
+        return {}, {}  # another model of the same experiment (a user's own run, or one trained since)
+    return report, entry
+
+
 def _pipeline_check(results_dir: Path, run_dir: Path, experiment: str) -> dict[str, Any]:
     """This model's line of the plain-pipeline check; {} when the check measured other weights (or none)."""
     name = res.PIPELINE_CHECK_JSON
-    if not (results_dir / name).is_file():
+
+    def check(report: dict[str, Any], entry: dict[str, Any]) -> None:
+        if set(entry["by_language"]) != set(report["languages"]):
+            raise _fail(
+                name,
+                f"models.{experiment}.by_language has {sorted(entry['by_language'])}, "
+                f"not the report's languages {sorted(report['languages'])}",
+            )
+        for lang, counts in entry["by_language"].items():
+            _require(counts, PIPELINE_LANGUAGE_KEYS, name, f"models.{experiment}.by_language.{lang}")
+        floor = report.get("suggested_min_score")
+        if floor is not None and res.min_score_key(floor) not in entry.get("by_min_score", {}):
+            raise _fail(
+                name, f"suggests a score floor of {floor} but models.{experiment}.by_min_score does not count it"
+            )
+
+    report, entry = _measured_entry(
+        results_dir, name, experiment, run_dir, PIPELINE_CHECK_KEYS, PIPELINE_MODEL_KEYS, check
+    )
+    if not entry:
         return {}
-    report = _read_result(results_dir, name)
-    _require(report, PIPELINE_CHECK_KEYS, name)
-    if experiment not in report["models"]:
-        return {}
-    entry = report["models"][experiment]
-    _require(entry, PIPELINE_MODEL_KEYS, name, f"models.{experiment}")
-    if set(entry["by_language"]) != set(report["languages"]):
-        raise _fail(
-            name,
-            f"models.{experiment}.by_language has {sorted(entry['by_language'])}, "
-            f"not the report's languages {sorted(report['languages'])}",
-        )
-    for lang, counts in entry["by_language"].items():
-        _require(counts, PIPELINE_LANGUAGE_KEYS, name, f"models.{experiment}.by_language.{lang}")
-    floor = report.get("suggested_min_score")
-    if floor is not None and res.min_score_key(floor) not in entry.get("by_min_score", {}):
-        raise _fail(name, f"suggests a score floor of {floor} but models.{experiment}.by_min_score does not count it")
-    if entry["weights"] != _measured_weights(run_dir):
-        return {}  # another model of the same experiment (a user's own run, or one trained since)
     return {
         **entry,
         "languages": _languages(report["languages"], name),
         "sentences_per_language": report["sentences_per_language"],
-        "suggested_min_score": floor,
+        "suggested_min_score": report.get("suggested_min_score"),
     }
+
+
+def _paragraph_check(results_dir: Path, run_dir: Path, experiment: str) -> dict[str, Any]:
+    """This model's line of the paragraph check (the plain pipeline and the Space's tagger on running text);
+    {} when the check measured other weights (or none)."""
+    name = res.PARAGRAPH_CHECK_JSON
+    report, entry = _measured_entry(results_dir, name, experiment, run_dir, PARAGRAPH_CHECK_KEYS, PARAGRAPH_MODEL_KEYS)
+    if not entry:
+        return {}
+    return {**entry, "languages": _languages(report["languages"], name), "stride": report["stride"]}
 
 
 def load_inputs(run_dir: str | Path, results_dir: str | Path | None = None) -> CardInputs:
@@ -240,6 +294,7 @@ def load_inputs(run_dir: str | Path, results_dir: str | Path | None = None) -> C
         results_dir=results_dir,
         in_study=_in_study(results_dir, experiment, eval_results) if results_dir else False,
         pipeline_check=_pipeline_check(results_dir, run_dir, experiment) if results_dir else {},
+        paragraph_check=_paragraph_check(results_dir, run_dir, experiment) if results_dir else {},
         train_languages=train_languages,
         eval_languages=eval_languages,
         base_model=resolve_base_model(run_info.base_model),

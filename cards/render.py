@@ -72,8 +72,8 @@ def render_card(run_dir: str | Path, results_dir: str | Path | None = None, repo
     """The model card of a run directory, as Markdown with a YAML header.
 
     results_dir holds the study's results: the card names the run one of the study's models when
-    f1_matrix.json holds its scores, and quotes pipeline_vs_space.json where it measured these weights
-    (None: neither). repo_id=None uses HUB_NAMESPACE/model_name.
+    f1_matrix.json holds its scores, and quotes pipeline_vs_space.json and paragraph_check.json where they
+    measured these weights (None: none of them). repo_id=None uses HUB_NAMESPACE/model_name.
     Raises RunDirError naming a missing file (and the step that writes it), CardError for a malformed one.
     """
     inputs = load_inputs(run_dir, results_dir)

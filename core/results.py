@@ -45,6 +45,7 @@ PRODUCED_BY: dict[str, str] = {
     ADAPTER_COST_JSON: f"{STUDY_COMMAND} --only adapter-cost",
     ERROR_ANALYSIS_JSON: f"{STUDY_COMMAND} --only error-analysis",
     PIPELINE_CHECK_JSON: f"{STUDY_COMMAND} --only pipeline-check",
+    PARAGRAPH_CHECK_JSON: f"{STUDY_COMMAND} --only paragraph-check",
 }
 
 # The plots shown on model cards and in the Space: results-relative path -> caption.

@@ -2,7 +2,7 @@
 
     Inputs          the text, its examples, the language and the model choice
     View            the result columns (one per model, "auto" and gold), agreement line and table
-    results_tab()   the study's plots, the F1 table and the model cards
+    results_tab()   the study's plots, the F1 table, the paragraph table and the model cards
 
 Every piece of user text reaches the page escaped: through gr.HighlightedText and gr.Dataframe
 (which show text as text) or through html.escape in the HTML built here.
@@ -11,6 +11,7 @@ Every piece of user text reaches the page escaped: through gr.HighlightedText an
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import gradio as gr
 import pandas as pd
 
 from core.facts import ENTITY_COLORS, ENTITY_NAMES, ENTITY_TYPES, LANGUAGE_NAMES, LANGUAGES
-from core.results import F1_MATRIX_MD, PLOTS
+from core.results import F1_MATRIX_MD, PARAGRAPH_CHECK_JSON, PLOTS
 from space.compare import Comparison, ModelResult, agreement, gold_check, result_name, span, table_rows
 from space.examples import Example
 from space.registry import MODEL_KEYS, ModelSpec, Registry
@@ -341,8 +342,51 @@ def card_markdown(card: str, plots: dict[str, Path]) -> str:
     return _RELATIVE_IMAGE.sub(link, card)
 
 
+PARAGRAPH_HEADERS = [
+    "model",
+    "paragraphs, pipeline",
+    "one sentence at a time, pipeline",
+    "paragraphs, the Space's tagger",
+    "pipeline spans cutting a word",
+]
+
+
+def paragraph_markdown(results_dir: Path) -> str:
+    """results/paragraph_check.json as a small table: each model's F1 on paragraphs of running text through
+    the plain pipeline, the same pipeline one sentence at a time, and the Space's tagger; "" without the file."""
+    path = results_dir / PARAGRAPH_CHECK_JSON
+    if not path.is_file():
+        return ""
+    try:
+        check = json.loads(path.read_text(encoding="utf-8"))
+        rows = [
+            [
+                key,
+                f"{model['paragraph_f1']:.3f}",
+                f"{model['sentence_f1']:.3f}",
+                f"{model['space_f1']:.3f}",
+                f"{model['spans_cutting_letters_share']:.1%}",
+            ]
+            for key, model in check["models"].items()
+        ]
+        stride = int(check["stride"])
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        return f"*The paragraph check cannot be read ({PARAGRAPH_CHECK_JSON}: {html.escape(str(err))}).*"
+    head = "| " + " | ".join(PARAGRAPH_HEADERS) + " |\n|---|" + "---:|" * (len(PARAGRAPH_HEADERS) - 1)
+    body = "\n".join("| " + " | ".join(row) + " |" for row in rows)
+    return (
+        "### Paragraphs of running text\n\n"
+        "The scores above read one PAN-X sentence at a time. Here each model reads documents of running text built "
+        'from PAN-X validation sentences: whole, through the plain `pipeline(aggregation_strategy="simple", '
+        f"stride={stride})`; one sentence at a time through the same pipeline; and whole through this Space's tagger "
+        "(entity F1 on exact character spans; the study report has the details).\n\n"
+        f"{head}\n{body}\n"
+    )
+
+
 def results_tab(registry: Registry, results_dir: Path) -> None:
-    """The study's plots, the F1 table and the model cards: why the columns of the Compare tab differ."""
+    """The study's plots, the F1 tables (sentences, paragraphs) and the model cards: why the columns of the
+    Compare tab differ."""
     gr.Markdown(
         "Every model is scored on the test set of every language; a score on a language the model was not "
         f"fine-tuned on measures zero-shot transfer. {AUTO} answers with the model that scores best on the "
@@ -361,6 +405,9 @@ def results_tab(registry: Registry, results_dir: Path) -> None:
     table = results_dir / F1_MATRIX_MD
     if table.is_file():
         gr.Markdown(table.read_text(encoding="utf-8"))
+    paragraphs = paragraph_markdown(results_dir)
+    if paragraphs:
+        gr.Markdown(paragraphs)
     gr.Markdown("### Model cards")
     for spec in registry.specs.values():
         with gr.Accordion(f"{spec.display_name} · {spec.hub_id}", open=False):

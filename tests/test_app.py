@@ -18,11 +18,12 @@ from urllib.parse import quote, urlsplit
 import gradio as gr
 import pytest
 import torch
+from card_fixtures import paragraph_check
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from core.facts import OFFLINE_BASE_ID, REPO_ROOT, repo_id
-from core.results import F1_MATRIX_JSON, F1_MATRIX_MD, PLOTS
+from core.results import F1_MATRIX_JSON, F1_MATRIX_MD, PARAGRAPH_CHECK_JSON, PLOTS
 from space.app import build_demo, launch
 from space.backends import set_threads
 from space.compare import MAX_CHARS, REQUEST_LANGUAGES
@@ -67,6 +68,7 @@ def results_dir(tmp_path_factory):
         (root / rel).write_bytes(PNG)
     (root / F1_MATRIX_JSON).write_text(json.dumps(MATRIX))
     (root / F1_MATRIX_MD).write_text("| model | de |\n|---|---|\n| de | 0.86 |\n")
+    (root / PARAGRAPH_CHECK_JSON).write_text(json.dumps(paragraph_check()))
     return root
 
 
@@ -162,9 +164,15 @@ def test_results_tab_without_and_with_results(tmp_path, models_dir, results_dir)
     assert "No model card bundled: fr/README.md is missing" in text
     assert "(plot not available here)" in text and "plots/" not in text  # no broken image
 
+    assert "Paragraphs of running text" not in text  # no paragraph check, no table
+
     demo = build_demo(models_dir=models_dir, results_dir=results_dir)
     text = markdown_texts(demo)
     assert "is missing in the results" not in text and "| de | 0.86 |" in text
+    # The paragraph check beside it: each model's F1 on whole paragraphs (pipeline), one sentence at a time
+    # (pipeline) and on whole paragraphs (the Space's tagger), and the pipeline's spans that cut a word.
+    assert "### Paragraphs of running text" in text and "stride=128" in text
+    assert "| de | 0.527 | 0.787 | 0.739 | 18.3% |" in text and "| en | 0.773 | 0.761 | 0.728 | 2.0% |" in text
     assert "# The de card" in text and "license: mit" not in text and "plots/" not in text
     assert len([b for b in demo.blocks.values() if isinstance(b, gr.Image)]) == len(PLOTS)
 

@@ -3,6 +3,7 @@ the bundled cards, and the card's code snippets and command line on a real (smok
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
 import io
@@ -24,6 +25,7 @@ from card_fixtures import (
     assert_card_matches_run,
     assert_clean,
     body_words,
+    paragraph_check,
     section,
     table_rows,
     write_fake_results_dir,
@@ -54,6 +56,7 @@ from core.facts import (
     MAX_INPUT_TOKENS,
     OFFLINE_BASE_SOURCE,
     REPO_ROOT,
+    RESULTS_DIR,
     SPACE_ID,
     count_words,
 )
@@ -568,7 +571,6 @@ def test_templates_hold_the_words(de_run):
         context.command,
         context.device,
         context.example_sentence,
-        context.long_text_sentence,
         *(value for _, value in context.hyperparameters),
         *(name for row in context.labels for name in row.examples),
     }
@@ -606,6 +608,9 @@ def test_bundled_card_is_short_complete_and_equal_to_its_logs(experiment):
     assert_card_matches_run(text, folder)  # layout (sections in order, <= 1,200 words) and cleanliness included
     assert f"[study report]({REPORT_URL})" in text and NOT_IN_STUDY not in text
     assert "**Pieces of words.** Of the" in text  # the pipeline check measured these very weights
+    # So did the paragraph check (results/paragraph_check.json): its numbers, as displayed.
+    check = read_json(RESULTS_DIR, res.PARAGRAPH_CHECK_JSON)["models"][experiment]
+    assert paragraph_line(check) in flat(section(text, "## Limitations"))
 
 
 # ---- The plain pipeline's word pieces (results/pipeline_vs_space.json) ----
@@ -713,6 +718,68 @@ def test_the_card_says_what_the_suggested_score_floor_leaves_of_broken_words(tmp
         render_card(weighed_run, results_dir=results)
 
 
+# ---- Paragraphs of running text (results/paragraph_check.json) ----
+
+
+def paragraph_line(model: dict) -> str:
+    """The Limitations bullet that quotes a paragraph_check.json entry, written apart from the template."""
+    return (
+        f"**Paragraphs.** On {model['documents']:,} documents of running text from German, French, Italian and "
+        f"English validation sentences, the pipeline with `stride=128` scores F1 {model['paragraph_f1']:.4f}, "
+        f"against {model['sentence_f1']:.4f} one sentence at a time; {model['spans_cutting_letters_share']:.1%} of "
+        f"its spans cut a word. The Space's tagger scores {model['space_f1']:.4f}."
+    )
+
+
+def test_paragraph_f1_is_quoted_beside_sentence_f1_where_the_check_measured_these_weights(tmp_path, weighed_run):
+    results = write_fake_results_dir(tmp_path / "results")  # its paragraph check measured other weights
+    assert "**Paragraphs.**" not in render_card(weighed_run, results_dir=results)
+    write_json(results / res.PARAGRAPH_CHECK_JSON, paragraph_check({"de": weights_checksum(weighed_run)}))
+    risks = section(render_card(weighed_run, results_dir=results), "## Limitations")
+    assert (
+        "**Paragraphs.** On 7 documents of running text from German, French, Italian and English validation "
+        "sentences, the pipeline with `stride=128` scores F1 0.5271, against 0.7868 one sentence at a time; "
+        "18.3% of its spans cut a word. The Space's tagger scores 0.7394."
+    ) in flat(risks)
+    assert paragraph_line(paragraph_check()["models"]["de"]) in flat(risks)
+    # After the plain pipeline's pieces of words on sentences, before the limits of the data.
+    names = [re.match(r"\*\*(.+?)\*\*", bullet).group(1) for bullet in re.split(r"^- ", risks, flags=re.M)[1:]]
+    assert names.index("Paragraphs.") == names.index("Pieces of words.") + 1 == names.index("Wikipedia titles.") - 1
+
+
+@pytest.mark.parametrize("measured", ["other weights", "other models", "a folder without weights", "no check"])
+def test_a_model_the_paragraph_check_did_not_measure_gets_no_paragraph_line(tmp_path, de_run, weighed_run, measured):
+    """A run outside the study (or trained since) has no paragraph numbers of its own: the card quotes none."""
+    results = write_fake_results_dir(tmp_path / "results")
+    report = paragraph_check({"de": "0" * 16 if measured == "other weights" else weights_checksum(weighed_run)})
+    if measured == "other models":
+        report["models"] = {"fr": report["models"]["de"]}
+    write_json(results / res.PARAGRAPH_CHECK_JSON, report)
+    if measured == "no check":
+        (results / res.PARAGRAPH_CHECK_JSON).unlink()
+    text = render_card(de_run if measured == "a folder without weights" else weighed_run, results_dir=results)
+    assert "**Paragraphs.**" not in text and "0.5271" not in text
+    assert "running text" not in flat(section(text, "## Limitations"))
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda report: report.pop("stride"), "lacks 'stride'"),
+        (lambda report: report["models"]["de"].pop("space_f1"), r"lacks 'space_f1' in models\.de"),
+        (lambda report: report["models"]["de"].update(paragraph_f1=None), r"has null 'paragraph_f1' in models\.de"),
+    ],
+)
+def test_a_malformed_paragraph_check_is_refused_whichever_weights_it_measured(tmp_path, de_run, change, problem):
+    results = write_fake_results_dir(tmp_path / "results")
+    report = paragraph_check()
+    change(report)
+    write_json(results / res.PARAGRAPH_CHECK_JSON, report)
+    step = "python -m workflow.study --only paragraph-check"
+    with pytest.raises(CardError, match=rf"{re.escape(res.PARAGRAPH_CHECK_JSON)} {problem}; it is written by {step}"):
+        render_card(de_run, results_dir=results)
+
+
 # ---- A real run: tests/conftest.py's smoke_run_dir, a tiny full model actually trained ----
 
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.M | re.S)
@@ -772,18 +839,35 @@ def test_card_snippets_run_and_print_what_the_card_says(smoke_run_dir, no_result
         match = ENTITY_LINE.match(line)
         assert match and match.group(2) in sentence, line
 
-    # The long text: "True" (longer than one window), then the last sentence's entities, past the
+    # The long text: "True" (longer than one window), then the last paragraph's entities, past the
     # first window. Without stride, the same pipeline loses them: the card's reason for stride.
     assert f"stride={STRIDE}" in long and "# prints True" in long
     (first, *entities), variables = run_snippet(local(long))
     assert first == "True"
+    paragraph, text_long = variables["paragraph"], variables["text"]
     assert entities and all(ENTITY_LINE.match(line) for line in entities), entities
+    assert all(ENTITY_LINE.match(line).group(2) in paragraph for line in entities), entities
     from transformers import pipeline
 
-    ner, text_long = variables["ner"], variables["text"]
+    ner = variables["ner"]
     assert ner.tokenizer.model_max_length == MAX_INPUT_TOKENS
-    assert text_long == " ".join([f"{sentence}."] * LONG_TEXT_COPIES)
+    assert text_long == "\n\n".join([paragraph] * LONG_TEXT_COPIES)
+    last = text_long.rindex(paragraph)
+    assert len(ner.tokenizer(text_long[:last])["input_ids"]) > MAX_INPUT_TOKENS  # wholly past the first window
     truncating = pipeline(
         "token-classification", model=ner.model, tokenizer=ner.tokenizer, aggregation_strategy="simple"
     )
-    assert not [e for e in truncating(text_long) if e["start"] >= text_long.rindex(sentence)]
+    assert not [e for e in truncating(text_long) if e["start"] >= last]
+
+
+@pytest.mark.parametrize("experiment", list(EXPERIMENTS))
+def test_the_long_text_is_a_news_paragraph_in_the_first_training_language(tmp_path, no_results, experiment):
+    """Several sentences of running text, in the language the model was trained on first (German for all)."""
+    import py3langid
+
+    text = render_card(write_fake_run_dir(tmp_path / experiment, experiment), results_dir=no_results)
+    _, long = PYTHON_BLOCK.findall(text)
+    [line] = [line for line in long.splitlines() if line.startswith("paragraph = ")]
+    paragraph = ast.literal_eval(line.removeprefix("paragraph = "))
+    assert py3langid.classify(paragraph)[0] == EXPERIMENTS[experiment][0]
+    assert len(re.findall(r"[.!?](?= [A-ZÄÖÜ])", paragraph)) >= 2 and 50 <= len(paragraph.split()) <= 90

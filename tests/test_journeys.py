@@ -240,8 +240,8 @@ def test_each_cards_snippets_print_the_entities_the_model_finds(releases, bundle
         text = _text_of(runnable)
         found = ner(text)
         expected = [f"{e['entity_group']}: {text[e['start'] : e['end']]} ({e['score']:.2f})" for e in found]
-        if stride:  # the long text: the card prints the entities of its last sentence
-            last = text.rindex(_sentence_of(runnable))
+        if stride:  # the long text: the card prints the entities of its last copy of the paragraph
+            last = text.rindex(_paragraph_of(runnable))
             expected = [line for e, line in zip(found, expected, strict=True) if e["start"] >= last]
         assert printed and printed == expected, f"{key}: {printed} != {expected}"
 
@@ -253,7 +253,7 @@ def _text_of(code: str) -> str:
     return scope["text"]
 
 
-def _sentence_of(code: str) -> str:
+def _paragraph_of(code: str) -> str:
     scope: dict = {}
-    exec("\n".join(line for line in code.splitlines() if re.match(r"^sentence\s*=", line)), scope)
-    return scope["sentence"]
+    exec("\n".join(line for line in code.splitlines() if re.match(r"^paragraph\s*=", line)), scope)
+    return scope["paragraph"]

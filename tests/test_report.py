@@ -13,6 +13,8 @@ from card_fixtures import (
     CURVE,
     ERROR_ANALYSIS,
     F1_MATRIX,
+    PARAGRAPH_F1,
+    paragraph_check,
     section,
     table_rows,
     write_fake_results_dir,
@@ -79,6 +81,13 @@ def numbers_from_the_json(results: dict) -> set[str]:
     allowed |= {f"{errors['words']:,}", f"{errors['mean_loss']:.4f}"}
     allowed |= {f"{row['rate']:.1%}" for row in errors["top_confusions"]}
     allowed |= {text for row in errors["per_label"] for text in (f"{row['count']:,}", f"{row['mean']:.4f}")}
+    paragraphs = results[res.PARAGRAPH_CHECK_JSON]
+    allowed.add(str(paragraphs["stride"]))
+    for counts in paragraphs["documents"].values():
+        allowed |= {f"{counts['documents']:,}"} | {f"{length:,}" for length in counts["characters"]}
+    for model in paragraphs["models"].values():
+        allowed |= {f"{model[key]:.4f}" for key in ("paragraph_f1", "sentence_f1", "space_f1")}
+        allowed.add(f"{model['spans_cutting_letters_share']:.1%}")
     return allowed
 
 
@@ -189,6 +198,48 @@ def test_error_analysis(report):
     assert "23.1% of `I-ORG` words tagged `O`; 10.3% of `B-ORG` words tagged `B-LOC`" in flat
 
 
+def paragraph_rows(report: str) -> dict[str, list[str]]:
+    return {row[0]: row[1:] for row in table_rows(section(report, "## Paragraphs of running text"))}
+
+
+def expected_paragraph_rows(check: dict) -> dict[str, list[str]]:
+    """The paragraph table as the report should display paragraph_check.json (independently of workflow.report)."""
+    return {
+        f"`{name}`": [
+            f"{model['paragraph_f1']:.4f}",
+            f"{model['sentence_f1']:.4f}",
+            f"{model['space_f1']:.4f}",
+            f"{model['spans_cutting_letters_share']:.1%}",
+        ]
+        for name, model in check["models"].items()
+    }
+
+
+def test_paragraphs_of_running_text(report):
+    paragraphs = section(report, "## Paragraphs of running text")
+    header = "| Model | Paragraphs, pipeline | One sentence at a time, pipeline | Paragraphs, the Space's tagger |"
+    assert header in paragraphs
+    rows = paragraph_rows(report)
+    assert list(rows) == [f"`{name}`" for name in EXPERIMENTS]
+    assert rows == expected_paragraph_rows(paragraph_check())
+    assert rows["`de`"] == ["0.5271", "0.7868", "0.7394", "18.3%"]
+    flat = " ".join(paragraphs.split())
+    assert "into documents of 2,246 to 6,383 characters (2 German, 2 French, 1 Italian and 2 English)." in flat
+    assert 'the plain `pipeline(aggregation_strategy="simple", stride=128)` on each whole document' in flat
+    # en scores higher on paragraphs in the fixture: the report counts, it does not assume.
+    lower = sum(paragraph < sentence for paragraph, sentence, *_ in PARAGRAPH_F1.values())
+    assert lower == 5 and "Five of the six models score lower with the plain pipeline on whole paragraphs" in flat
+
+
+def test_every_model_lower_on_paragraphs_is_said_so(tmp_path):
+    results = write_fake_results_dir(tmp_path / "results")
+    check = paragraph_check()
+    check["models"]["en"]["paragraph_f1"] = 0.5
+    write_json(results / res.PARAGRAPH_CHECK_JSON, check)
+    flat = " ".join(section(render_report(results), "## Paragraphs of running text").split())
+    assert "Every model scores lower with the plain pipeline on whole paragraphs than one sentence at a time." in flat
+
+
 # ---- The committed report ----
 
 
@@ -202,6 +253,8 @@ def test_the_committed_report_is_current_and_its_numbers_are_the_results():
         for row in table_rows(section(committed, "## Cross-lingual transfer"))
     }
     assert rows == {f"`{name}`": [f"{scores[lang]:.4f}" for lang in LANGUAGES] for name, scores in matrix.items()}
+    check = json.loads((RESULTS_DIR / res.PARAGRAPH_CHECK_JSON).read_text(encoding="utf-8"))
+    assert paragraph_rows(committed) == expected_paragraph_rows(check)
 
 
 def test_the_report_is_linked_from_every_card_and_shipped_with_the_space():
@@ -228,6 +281,13 @@ def test_the_report_is_linked_from_every_card_and_shipped_with_the_space():
         (res.CURVE_JSON, None, "is missing; it is written by python -m workflow.study --only curve"),
         (res.ADAPTER_COST_JSON, {k: v for k, v in ADAPTER_COST.items() if k != "seed"}, "lacks 'seed'"),
         (res.ERROR_ANALYSIS_JSON, "not json", "is not valid JSON"),
+        (res.PARAGRAPH_CHECK_JSON, None, "is missing; it is written by python -m workflow.study --only paragraph"),
+        (res.PARAGRAPH_CHECK_JSON, {k: v for k, v in paragraph_check().items() if k != "stride"}, "lacks 'stride'"),
+        (
+            res.PARAGRAPH_CHECK_JSON,
+            {**paragraph_check(), "models": {"de": {"paragraph_f1": 0.5}}},
+            "lacks 'sentence_f1', 'space_f1', 'spans_cutting_letters_share' in models.de",
+        ),
     ],
 )
 def test_a_missing_or_malformed_result_names_the_file_and_its_step(tmp_path, name, content, problem):

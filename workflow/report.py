@@ -2,7 +2,8 @@
 
 What concerns all of the study's models, which every model card links to instead of repeating it: the
 cross-lingual F1 matrix beside the book's, a second seed and a full fine-tune against the study's recipe,
-the French few-shot curve and the error analysis, with the study's plots. Every number is read from
+the French few-shot curve, the error analysis and the models on paragraphs of running text, with the study's
+plots. Every number is read from
 the result files (the book's figures from core.facts.BOOK_F1) and formatted as the cards format theirs;
 the words are the template's. The study runs it as its `report` step.
 """
@@ -39,8 +40,14 @@ REPORT_INPUTS: dict[str, tuple[str, ...]] = {
     res.ADAPTER_COST_JSON: ("model", "preset", "f1", "trainable_parameters", "seed"),
     res.CURVE_JSON: ("zero_shot_f1", "zero_shot_model", "points"),
     res.ERROR_ANALYSIS_JSON: ("model", "language", "words", "mean_loss", "per_label", "top_confusions"),
+    res.PARAGRAPH_CHECK_JSON: ("languages", "stride", "documents", "models"),
 }
-MADE_BY = {**res.PRODUCED_BY, res.CURVE_JSON: f"{res.STUDY_COMMAND} --only curve"}
+# The keys of each model's entry in paragraph_check.json that the report reads.
+PARAGRAPH_MODEL_KEYS = ("paragraph_f1", "sentence_f1", "space_f1", "spans_cutting_letters_share")
+MADE_BY = {
+    **res.PRODUCED_BY,
+    res.CURVE_JSON: f"{res.STUDY_COMMAND} --only curve",
+}
 MISSING = "–"  # a table cell without a value (a figure the book does not give)
 
 TEMPLATE = """\
@@ -146,6 +153,30 @@ subword's), the mean loss is {{ errors.mean_loss }}. The highest confusion rates
 {% endfor %}
 
 ![{{ plots.confusion }}]({{ plots.confusion_path }})
+
+## Paragraphs of running text
+
+The scores above read one PAN-X sentence at a time, in PAN-X's split form ("Jeff Dean ( Google ) ."), as the book
+does; people paste paragraphs. From `{{ files.paragraphs }}`: each language's validation sentences that read as prose
+(never the carved test half) are written as running text and joined, in their order, into documents of
+{{ paragraphs.characters }} characters ({% for row in paragraphs.documents %}{{ row.documents }} {{ row.language }}{{ ", " if loop.revindex > 2 else " and " if loop.revindex == 2 }}{% endfor %}).
+Each model reads them three ways: the plain `pipeline(aggregation_strategy="simple", stride={{ paragraphs.stride }})` on
+each whole document, the same pipeline one sentence at a time, and the Space's tagger on each whole document. F1 is
+entity-level micro F1 on exact character spans over all the documents; the last column is the share of the
+pipeline's paragraph spans that cut a word between two letters ("Zür|ich").
+
+| Model | Paragraphs, pipeline | One sentence at a time, pipeline | Paragraphs, the Space's tagger | Pipeline spans cutting a word |
+|---|---:|---:|---:|---:|
+{% for row in paragraphs.rows %}
+| `{{ row.model }}` | {{ row.paragraph }} | {{ row.sentence }} | {{ row.space }} | {{ row.cut }} |
+{% endfor %}
+
+{% if paragraphs.lower == paragraphs.rows | length %}
+Every model scores lower with the plain pipeline on whole paragraphs than one sentence at a time.
+{% else %}
+{{ paragraphs.lower | words | capitalize }} of the {{ paragraphs.rows | length | words }} models score lower with the
+plain pipeline on whole paragraphs than one sentence at a time.
+{% endif %}
 """
 
 
@@ -241,6 +272,30 @@ class Errors:
 
 
 @dataclass(frozen=True)
+class ParagraphRow:
+    model: str
+    paragraph: str  # F1 of the plain pipeline on whole documents
+    sentence: str  # ... one sentence at a time
+    space: str  # ... of the Space's tagger on whole documents
+    cut: str  # share of the pipeline's paragraph spans that cut a word
+
+
+@dataclass(frozen=True)
+class LanguageDocuments:
+    language: str
+    documents: str
+
+
+@dataclass(frozen=True)
+class Paragraphs:
+    stride: str
+    documents: list[LanguageDocuments]
+    characters: str  # the shortest and the longest document: "2,246 to 6,383"
+    rows: list[ParagraphRow]
+    lower: int  # models whose paragraph F1 is below their one-sentence F1
+
+
+@dataclass(frozen=True)
 class ReportContext:
     space_id: str
     missing: str
@@ -252,6 +307,7 @@ class ReportContext:
     cost: Cost
     curve: Curve
     errors: Errors
+    paragraphs: Paragraphs
 
 
 def fmt_delta(value: float) -> str:
@@ -387,6 +443,39 @@ def _errors(analysis: dict[str, Any]) -> Errors:
     )
 
 
+def _paragraphs(check: dict[str, Any]) -> Paragraphs:
+    models = check["models"]
+    for name, entry in models.items():
+        missing = [key for key in PARAGRAPH_MODEL_KEYS if key not in entry]
+        if missing:
+            raise InputError(
+                f"{res.PARAGRAPH_CHECK_JSON} lacks {', '.join(map(repr, missing))} in models.{name}; "
+                f"re-run {MADE_BY[res.PARAGRAPH_CHECK_JSON]}"
+            )
+    order = [name for name in EXPERIMENTS if name in models] + [name for name in models if name not in EXPERIMENTS]
+    characters = [length for counts in check["documents"].values() for length in counts["characters"]]
+    return Paragraphs(
+        stride=str(check["stride"]),
+        documents=[
+            LanguageDocuments(LANGUAGE_NAMES[lang], fmt_count(check["documents"][lang]["documents"]))
+            for lang in LANGUAGES
+            if lang in check["documents"]
+        ],
+        characters=f"{fmt_count(min(characters))} to {fmt_count(max(characters))}" if characters else MISSING,
+        rows=[
+            ParagraphRow(
+                model=name,
+                paragraph=fmt_score(models[name]["paragraph_f1"]),
+                sentence=fmt_score(models[name]["sentence_f1"]),
+                space=fmt_score(models[name]["space_f1"]),
+                cut=fmt_share(models[name]["spans_cutting_letters_share"]),
+            )
+            for name in order
+        ],
+        lower=sum(entry["paragraph_f1"] < entry["sentence_f1"] for entry in models.values()),
+    )
+
+
 def build_context(results: dict[str, Any]) -> ReportContext:
     matrix = results[res.F1_MATRIX_JSON]
     return ReportContext(
@@ -397,6 +486,7 @@ def build_context(results: dict[str, Any]) -> ReportContext:
             "cost": res.ADAPTER_COST_JSON,
             "curve": res.CURVE_JSON,
             "errors": res.ERROR_ANALYSIS_JSON,
+            "paragraphs": res.PARAGRAPH_CHECK_JSON,
         },
         # Relative to REPORT.md, which sits in the results folder beside them.
         plots={
@@ -413,6 +503,7 @@ def build_context(results: dict[str, Any]) -> ReportContext:
         cost=_cost(results[res.ADAPTER_COST_JSON]),
         curve=_curve(results[res.CURVE_JSON]),
         errors=_errors(results[res.ERROR_ANALYSIS_JSON]),
+        paragraphs=_paragraphs(results[res.PARAGRAPH_CHECK_JSON]),
     )
 
 

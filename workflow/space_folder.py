@@ -61,7 +61,7 @@ from workflow.publish import (
 CODE = ("app.py", "core", "space")
 MODELS = "space/models"
 RESULTS = "results"
-SHOWN_RESULTS = (res.F1_MATRIX_JSON, res.F1_MATRIX_MD, *res.PLOTS, res.REPORT_MD)
+SHOWN_RESULTS = (res.F1_MATRIX_JSON, res.F1_MATRIX_MD, res.PARAGRAPH_CHECK_JSON, *res.PLOTS, res.REPORT_MD)
 REQUIREMENTS = "requirements.txt"
 DEV_REQUIREMENTS = "requirements-dev.txt"  # what it adds to REQUIREMENTS never goes into the Space
 # torch's CPU wheels: without this index a Space's pip takes PyPI's Linux torch, which pulls gigabytes of CUDA.

@@ -389,6 +389,7 @@ class Study:
             r / res.ADAPTER_COST_JSON,
             r / res.ERROR_ANALYSIS_JSON,
             r / res.PIPELINE_CHECK_JSON,
+            r / res.PARAGRAPH_CHECK_JSON,
         ]
         steps += [
             Step(
