@@ -101,10 +101,7 @@ class CardInputs:
 
 
 # Run-directory files and study results: which command writes each (the names do not overlap).
-MADE_BY = {
-    **rd.PRODUCED_BY,
-    **res.PRODUCED_BY,
-}
+MADE_BY = {**rd.PRODUCED_BY, **res.PRODUCED_BY}
 
 
 def _fail(name: str, problem: str) -> CardError:
