@@ -26,12 +26,12 @@ from core.facts import (
     LABELS,
     LANGUAGE_NAMES,
     LANGUAGES,
-    MAX_INPUT_TOKENS,
     OFFLINE_BASE_SOURCE,
     RESULTS_DIR,
     SPACE_ID,
     SWISS_FRACTIONS,
     count_words,
+    stride_for,
 )
 from core.paths import command_without_paths
 
@@ -43,11 +43,10 @@ REPORT_URL = f"https://huggingface.co/spaces/{SPACE_ID}/blob/main/{RESULTS_DIR.n
 EXAMPLES_PER_ENTITY = 3
 # The long-text snippet: a news paragraph in the model's first training language (its words are the
 # template's, partials/long_texts.md.j2), copied until the text passes the input limit about twice (a
-# paragraph is 80 to 100 subwords), read in windows that overlap by a quarter.
+# paragraph is 80 to 100 subwords), read in the model's windows with core.facts' stride_for.
 LONG_TEXT_COPIES = 12
 # A language without a paragraph there (a new row of core.facts' table) copies its example sentence instead.
 SENTENCE_COPIES = 100
-STRIDE = MAX_INPUT_TOKENS // 4
 
 
 # Display formats: the tests compare the card with the JSON through these same formats.
@@ -214,6 +213,7 @@ class ParagraphCheck:
 
     documents: str
     languages: list[str]  # names
+    window: str  # subwords per pipeline window
     stride: str
     paragraph_f1: str  # the plain pipeline on whole documents
     sentence_f1: str  # the same pipeline, one sentence at a time
@@ -250,7 +250,7 @@ class CardContext:
     long_text_language: str  # the code of the long-text snippet's language: the first training language
     long_text_copies: str
     sentence_copies: str
-    max_input_tokens: str
+    window: str  # subwords the model reads at a time: its tokenizer's model_max_length
     stride: str
     command: str
     device: str
@@ -447,6 +447,7 @@ def _paragraphs(inputs: CardInputs) -> list[ParagraphCheck]:
         ParagraphCheck(
             documents=fmt_count(check["documents"]),
             languages=[LANGUAGE_NAMES[lang] for lang in check["languages"]],
+            window=fmt_count(check["window"]),
             stride=str(check["stride"]),
             paragraph_f1=fmt_score(check["paragraph_f1"]),
             sentence_f1=fmt_score(check["sentence_f1"]),
@@ -514,8 +515,8 @@ def build_context(inputs: CardInputs, repo_id: str, metadata_yaml: str, license:
         long_text_language=inputs.train_languages[0],
         long_text_copies=str(LONG_TEXT_COPIES),
         sentence_copies=str(SENTENCE_COPIES),
-        max_input_tokens=str(MAX_INPUT_TOKENS),
-        stride=str(STRIDE),
+        window=str(inputs.hyperparameters.window),
+        stride=str(stride_for(inputs.hyperparameters.window)),
         command=command_without_paths(info.command),
         device=info.device,
         runtime=fmt_duration(float(info.train_runtime_s)),

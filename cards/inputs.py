@@ -41,15 +41,6 @@ PIPELINE_MODEL_KEYS = (
     "by_language",
 )
 PIPELINE_LANGUAGE_KEYS = ("sentences", "pipeline_spans", "spans_inside_words")
-PARAGRAPH_CHECK_KEYS = ("languages", "stride", "models")
-PARAGRAPH_MODEL_KEYS = (
-    "weights",
-    "documents",
-    "sentence_f1",
-    "paragraph_f1",
-    "space_f1",
-    "spans_cutting_letters_share",
-)
 # f1_matrix.json holds F1 rounded to 4 decimals; this run's row must agree with its eval_results.json.
 MATRIX_TOLERANCE = 5.1e-5
 
@@ -253,10 +244,12 @@ def _paragraph_check(results_dir: Path, run_dir: Path, experiment: str) -> dict[
     """This model's line of the paragraph check (the plain pipeline and the Space's tagger on running text);
     {} when the check measured other weights (or none)."""
     name = res.PARAGRAPH_CHECK_JSON
-    report, entry = _measured_entry(results_dir, name, experiment, run_dir, PARAGRAPH_CHECK_KEYS, PARAGRAPH_MODEL_KEYS)
+    report, entry = _measured_entry(
+        results_dir, name, experiment, run_dir, res.PARAGRAPH_CHECK_KEYS, res.PARAGRAPH_MODEL_KEYS
+    )
     if not entry:
         return {}
-    return {**entry, "languages": _languages(report["languages"], name), "stride": report["stride"]}
+    return {**entry, "languages": _languages(report["languages"], name)}
 
 
 def load_inputs(run_dir: str | Path, results_dir: str | Path | None = None) -> CardInputs:

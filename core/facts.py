@@ -101,6 +101,14 @@ OFFLINE_BASE_ID = "panx-ner/multilingual-e5-small-q4"
 SUGGESTED_MIN_SCORE = 0.8
 # The input limit of both bases' tokenizer (model_max_length): longer texts need the pipeline's stride.
 MAX_INPUT_TOKENS = 512
+
+
+def stride_for(window: int) -> int:
+    """The stride the cards give pipeline() for a model read in windows of `window` subwords: consecutive
+    windows share a quarter, so an entity cut at one window's edge is whole in the next."""
+    return window // 4
+
+
 # Namespace the models are published under, and the Space that shows them.
 HUB_NAMESPACE = "panx-ner"
 SPACE_ID = f"{HUB_NAMESPACE}/panx-ner"

@@ -8,6 +8,7 @@ random one. torch, transformers and peft are imported on first use only.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import json
 import warnings
@@ -87,8 +88,22 @@ def folder_tokenizer(folder: str | Path) -> Any:
 
 
 def tokenizer_of(folder: str | Path) -> Any:
-    """The tokenizer a folder's model reads with: an adapter's is its base's."""
-    return base_tokenizer(base_of(folder)) if rd.is_adapter(Path(folder)) else folder_tokenizer(folder)
+    """The tokenizer a folder's model reads with: an adapter's is its base's, in the adapter's windows."""
+    if rd.is_adapter(Path(folder)):
+        return adapter_tokenizer(folder, base_tokenizer(base_of(folder)))
+    return folder_tokenizer(folder)
+
+
+def adapter_tokenizer(folder: str | Path, base: Any) -> Any:
+    """The base's tokenizer with the model_max_length of the adapter's training windows (pipeline(stride=...)
+    reads long texts in windows of that many subwords); a copy, since the adapters of one base share it."""
+    hyperparameters = Path(folder) / rd.HYPERPARAMETERS
+    window = rd.Hyperparameters.read(folder).window if hyperparameters.is_file() else base.model_max_length
+    if window == base.model_max_length:
+        return base
+    tokenizer = copy.copy(base)
+    tokenizer.model_max_length = window
+    return tokenizer
 
 
 def load_token_classifier(folder: str | Path, dtype: Any = None) -> tuple[Any, Any]:
@@ -102,7 +117,7 @@ def load_token_classifier(folder: str | Path, dtype: Any = None) -> tuple[Any, A
         base = base_of(folder)
         _check_adapter_head(folder)
         try:
-            tokenizer = base_tokenizer(base)
+            tokenizer = adapter_tokenizer(folder, base_tokenizer(base))
             with _quiet_transformers():  # the base's head is "missing" by design: the adapter brings it
                 model = load_base(AutoModelForTokenClassification, base, dtype=dtype)
         except OSError as err:

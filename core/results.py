@@ -25,6 +25,18 @@ PIPELINE_MIN_SCORE_JSON = (
     "pipeline_min_score.json"  # the same check on other validation sentences: the score floor's choice
 )
 PARAGRAPH_CHECK_JSON = "paragraph_check.json"  # the pipeline and the Space on paragraphs of running text
+# What its readers (cards, the report, the Space) take from it: top-level keys, and each model's entry.
+PARAGRAPH_CHECK_KEYS = ("languages", "documents", "models")
+PARAGRAPH_MODEL_KEYS = (
+    "weights",
+    "window",
+    "stride",
+    "documents",
+    "sentence_f1",
+    "paragraph_f1",
+    "space_f1",
+    "spans_cutting_letters_share",
+)
 
 
 def min_score_key(floor: float) -> str:

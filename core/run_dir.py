@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self, get_args, get_origin, get_type_hints
 
 from core.cli import InputError
-from core.facts import ENTITY_TYPES
+from core.facts import ENTITY_TYPES, MAX_INPUT_TOKENS
 from core.files import write_json
 
 TRAINER_STATE = "trainer_state.json"
@@ -309,6 +309,14 @@ class Hyperparameters(RunFile):
     def to_json(self) -> dict[str, Any]:
         values = {**super().to_json(), **self.extra}
         return {key: values[key] for key in self.order} if self.order else values
+
+    @property
+    def window(self) -> int:
+        """Subwords per sequence, specials included, that the model should read long texts in: the passages
+        it was trained on when it packed sentences, else its base's input limit."""
+        if self.extra.get("pack_share"):
+            return int(self.extra["pack_length"])
+        return MAX_INPUT_TOKENS
 
 
 @dataclass(frozen=True, kw_only=True)

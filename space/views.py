@@ -344,6 +344,7 @@ def card_markdown(card: str, plots: dict[str, Path]) -> str:
 
 PARAGRAPH_HEADERS = [
     "model",
+    "window, stride",
     "paragraphs, pipeline",
     "one sentence at a time, pipeline",
     "paragraphs, the Space's tagger",
@@ -362,6 +363,7 @@ def paragraph_markdown(results_dir: Path) -> str:
         rows = [
             [
                 key,
+                f"{int(model['window'])}, {int(model['stride'])}",
                 f"{model['paragraph_f1']:.3f}",
                 f"{model['sentence_f1']:.3f}",
                 f"{model['space_f1']:.3f}",
@@ -369,7 +371,6 @@ def paragraph_markdown(results_dir: Path) -> str:
             ]
             for key, model in check["models"].items()
         ]
-        stride = int(check["stride"])
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         return f"*The paragraph check cannot be read ({PARAGRAPH_CHECK_JSON}: {html.escape(str(err))}).*"
     head = "| " + " | ".join(PARAGRAPH_HEADERS) + " |\n|---|" + "---:|" * (len(PARAGRAPH_HEADERS) - 1)
@@ -378,7 +379,7 @@ def paragraph_markdown(results_dir: Path) -> str:
         "### Paragraphs of running text\n\n"
         "The scores above read one PAN-X sentence at a time. Here each model reads documents of running text built "
         'from PAN-X validation sentences: whole, through the plain `pipeline(aggregation_strategy="simple", '
-        f"stride={stride})`; one sentence at a time through the same pipeline; and whole through this Space's tagger "
+        "stride=...)` in the model's windows with its card's stride; one sentence at a time through the same pipeline; and whole through this Space's tagger "
         "(entity F1 on exact character spans; the study report has the details).\n\n"
         f"{head}\n{body}\n"
     )

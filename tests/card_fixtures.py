@@ -313,9 +313,8 @@ def paragraph_check(weights: dict[str, str] | None = None) -> dict[str, Any]:
     documents = sum(docs for docs, *_ in PARAGRAPH_DOCUMENTS.values())
     return {
         "description": "documents of running text from PAN-X validation sentences (not the carved test half)",
-        "command": "python -m workflow.paragraph_check --documents 2 --min-tokens 600 --max-tokens 1500 --stride 128",
+        "command": "python -m workflow.paragraph_check --documents 2 --min-tokens 600 --max-tokens 1500",
         "languages": list(LANGUAGES),
-        "stride": 128,
         "documents": {
             lang: {"documents": docs, "sentences": sentences, "characters": characters, "entities": entities}
             for lang, (docs, sentences, characters, entities) in PARAGRAPH_DOCUMENTS.items()
@@ -324,6 +323,7 @@ def paragraph_check(weights: dict[str, str] | None = None) -> dict[str, Any]:
             experiment: {
                 "weights": weights.get(experiment, f"{i:016x}"),
                 "window": 512,
+                "stride": 128,
                 "documents": documents,
                 "entities": 699,
                 "sentence_f1": sentence,

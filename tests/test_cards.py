@@ -37,7 +37,6 @@ from cards import CardError, render_card, write_card
 from cards.context import (
     LONG_TEXT_COPIES,
     REPORT_URL,
-    STRIDE,
     build_context,
     epoch_rows,
 )
@@ -53,12 +52,12 @@ from core.facts import (
     EXPERIMENTS,
     LANGUAGE_NAMES,
     LANGUAGES,
-    MAX_INPUT_TOKENS,
     OFFLINE_BASE_SOURCE,
     REPO_ROOT,
     RESULTS_DIR,
     SPACE_ID,
     count_words,
+    stride_for,
 )
 from core.files import write_json
 from core.run_dir import (
@@ -69,6 +68,7 @@ from core.run_dir import (
     PRODUCED_BY,
     RUN_INFO,
     TRAINER_STATE,
+    Hyperparameters,
     RunDirError,
     evaluations_of,
     read_json,
@@ -725,7 +725,8 @@ def paragraph_line(model: dict) -> str:
     """The Limitations bullet that quotes a paragraph_check.json entry, written apart from the template."""
     return (
         f"**Paragraphs.** On {model['documents']:,} documents of running text from German, French, Italian and "
-        f"English validation sentences, the pipeline with `stride=128` scores F1 {model['paragraph_f1']:.4f}, "
+        f"English validation sentences, the pipeline with `stride={model['stride']}` (windows of {model['window']} "
+        f"subwords) scores F1 {model['paragraph_f1']:.4f}, "
         f"against {model['sentence_f1']:.4f} one sentence at a time; {model['spans_cutting_letters_share']:.1%} of "
         f"its spans cut a word. The Space's tagger scores {model['space_f1']:.4f}."
     )
@@ -738,7 +739,8 @@ def test_paragraph_f1_is_quoted_beside_sentence_f1_where_the_check_measured_thes
     risks = section(render_card(weighed_run, results_dir=results), "## Limitations")
     assert (
         "**Paragraphs.** On 7 documents of running text from German, French, Italian and English validation "
-        "sentences, the pipeline with `stride=128` scores F1 0.5271, against 0.7868 one sentence at a time; "
+        "sentences, the pipeline with `stride=128` (windows of 512 subwords) scores F1 0.5271, "
+        "against 0.7868 one sentence at a time; "
         "18.3% of its spans cut a word. The Space's tagger scores 0.7394."
     ) in flat(risks)
     assert paragraph_line(paragraph_check()["models"]["de"]) in flat(risks)
@@ -765,7 +767,8 @@ def test_a_model_the_paragraph_check_did_not_measure_gets_no_paragraph_line(tmp_
 @pytest.mark.parametrize(
     "change, problem",
     [
-        (lambda report: report.pop("stride"), "lacks 'stride'"),
+        (lambda report: report.pop("documents"), "lacks 'documents'"),
+        (lambda report: report["models"]["de"].pop("stride"), r"lacks 'stride' in models\.de"),
         (lambda report: report["models"]["de"].pop("space_f1"), r"lacks 'space_f1' in models\.de"),
         (lambda report: report["models"]["de"].update(paragraph_f1=None), r"has null 'paragraph_f1' in models\.de"),
     ],
@@ -841,7 +844,8 @@ def test_card_snippets_run_and_print_what_the_card_says(smoke_run_dir, no_result
 
     # The long text: "True" (longer than one window), then the last paragraph's entities, past the
     # first window. Without stride, the same pipeline loses them: the card's reason for stride.
-    assert f"stride={STRIDE}" in long and "# prints True" in long
+    window = Hyperparameters.read(smoke_run_dir).window
+    assert f"stride={stride_for(window)}" in long and "# prints True" in long
     (first, *entities), variables = run_snippet(local(long))
     assert first == "True"
     paragraph, text_long = variables["paragraph"], variables["text"]
@@ -850,10 +854,10 @@ def test_card_snippets_run_and_print_what_the_card_says(smoke_run_dir, no_result
     from transformers import pipeline
 
     ner = variables["ner"]
-    assert ner.tokenizer.model_max_length == MAX_INPUT_TOKENS
+    assert ner.tokenizer.model_max_length == window
     assert text_long == "\n\n".join([paragraph] * LONG_TEXT_COPIES)
     last = text_long.rindex(paragraph)
-    assert len(ner.tokenizer(text_long[:last])["input_ids"]) > MAX_INPUT_TOKENS  # wholly past the first window
+    assert len(ner.tokenizer(text_long[:last])["input_ids"]) > window  # wholly past the first window
     truncating = pipeline(
         "token-classification", model=ner.model, tokenizer=ner.tokenizer, aggregation_strategy="simple"
     )

@@ -90,3 +90,26 @@ def test_other_errors_are_not_taken_for_a_full_disk():
     assert storage_problem(ValueError("bad value")) is None
     with pytest.raises(ValueError):
         run(lambda argv: (_ for _ in ()).throw(ValueError("a bug shows its traceback")))
+
+
+def test_an_adapter_trained_on_packed_passages_reads_in_windows_of_their_length(adapter_dir, tmp_path):
+    """pipeline(stride=...) reads long texts in windows of model_max_length: an adapter trained on passages
+    of 128 subwords gets a tokenizer of that length, without changing the one its base's other adapters share."""
+    from core.facts import MAX_INPUT_TOKENS
+    from core.loading import tokenizer_of
+
+    hyper = rd.Hyperparameters.read(REPO_ROOT / "space" / "models" / "de")
+    assert hyper.window == MAX_INPUT_TOKENS  # one sentence per example: the base's limit
+    packed = tmp_path / "packed"
+    shutil.copytree(adapter_dir, packed)
+    rd.Hyperparameters.from_json({**hyper.to_json(), "pack_share": 1.0, "pack_length": 128}).write(packed)
+    assert rd.Hyperparameters.read(packed).window == 128
+
+    tokenizer, _ = load_token_classifier(packed)
+    assert tokenizer.model_max_length == tokenizer_of(packed).model_max_length == 128
+    assert tokenizer_of(adapter_dir).model_max_length == MAX_INPUT_TOKENS  # the shared base tokenizer is untouched
+    # What the pipeline asks for with a stride: windows of model_max_length, specials included.
+    windows = tokenizer(
+        "Jeff Dean arbeitet bei Google. " * 60, truncation=True, return_overflowing_tokens=True, stride=32
+    )
+    assert len(windows["input_ids"]) > 1 and max(map(len, windows["input_ids"])) == 128

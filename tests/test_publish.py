@@ -422,6 +422,21 @@ print(json.dumps([[token["entity"], float(token["score"])] for token in ner(sys.
 """
 
 
+def test_a_run_trained_on_packed_passages_publishes_its_window(adapter_run, tiny_hub, results, tmp_path):
+    """The release's tokenizer carries the training windows (model_max_length), and its card's long-text
+    snippet reads with a quarter of them as stride: what the pipeline then reads is what the model learned."""
+    run_dir = tmp_path / "packed"
+    shutil.copytree(adapter_run, run_dir)
+    hyper = rd.Hyperparameters.read(run_dir)
+    rd.Hyperparameters.from_json({**hyper.to_json(), "pack_share": 1.0, "pack_length": 128}).write(run_dir)
+    hub = tmp_path / "hub"
+    assert cli([run_dir, "--repo-id", REPO, "--hub-dir", hub, "--results-dir", results]) == 0
+    target = hub / REPO
+    assert json.loads((target / "tokenizer_config.json").read_text())["model_max_length"] == 128
+    card = (target / rd.CARD).read_text(encoding="utf-8")
+    assert 'aggregation_strategy="simple", stride=32)' in card and "reads 128 tokens at a time" in card
+
+
 def test_adapter_run_is_published_merged_and_loads_with_plain_transformers(adapter_run, tiny_hub, results, tmp_path):
     import torch
 

@@ -82,12 +82,11 @@ def numbers_from_the_json(results: dict) -> set[str]:
     allowed |= {f"{row['rate']:.1%}" for row in errors["top_confusions"]}
     allowed |= {text for row in errors["per_label"] for text in (f"{row['count']:,}", f"{row['mean']:.4f}")}
     paragraphs = results[res.PARAGRAPH_CHECK_JSON]
-    allowed.add(str(paragraphs["stride"]))
     for counts in paragraphs["documents"].values():
         allowed |= {f"{counts['documents']:,}"} | {f"{length:,}" for length in counts["characters"]}
     for model in paragraphs["models"].values():
         allowed |= {f"{model[key]:.4f}" for key in ("paragraph_f1", "sentence_f1", "space_f1")}
-        allowed.add(f"{model['spans_cutting_letters_share']:.1%}")
+        allowed |= {f"{model['spans_cutting_letters_share']:.1%}", str(model["window"]), str(model["stride"])}
     return allowed
 
 
@@ -206,6 +205,7 @@ def expected_paragraph_rows(check: dict) -> dict[str, list[str]]:
     """The paragraph table as the report should display paragraph_check.json (independently of workflow.report)."""
     return {
         f"`{name}`": [
+            f"{model['window']}, {model['stride']}",
             f"{model['paragraph_f1']:.4f}",
             f"{model['sentence_f1']:.4f}",
             f"{model['space_f1']:.4f}",
@@ -217,15 +217,20 @@ def expected_paragraph_rows(check: dict) -> dict[str, list[str]]:
 
 def test_paragraphs_of_running_text(report):
     paragraphs = section(report, "## Paragraphs of running text")
-    header = "| Model | Paragraphs, pipeline | One sentence at a time, pipeline | Paragraphs, the Space's tagger |"
+    header = (
+        "| Model | Window, stride | Paragraphs, pipeline | One sentence at a time, pipeline | "
+        "Paragraphs, the Space's tagger |"
+    )
     assert header in paragraphs
     rows = paragraph_rows(report)
     assert list(rows) == [f"`{name}`" for name in EXPERIMENTS]
     assert rows == expected_paragraph_rows(paragraph_check())
-    assert rows["`de`"] == ["0.5271", "0.7868", "0.7394", "18.3%"]
+    assert rows["`de`"] == ["512, 128", "0.5271", "0.7868", "0.7394", "18.3%"]
     flat = " ".join(paragraphs.split())
     assert "into documents of 2,246 to 6,383 characters (2 German, 2 French, 1 Italian and 2 English)." in flat
-    assert 'the plain `pipeline(aggregation_strategy="simple", stride=128)` on each whole document' in flat
+    assert (
+        'the plain `pipeline(aggregation_strategy="simple", stride=...)` on each whole document, in the windows' in flat
+    )
     # en scores higher on paragraphs in the fixture: the report counts, it does not assume.
     lower = sum(paragraph < sentence for paragraph, sentence, *_ in PARAGRAPH_F1.values())
     assert lower == 5 and "Five of the six models score lower with the plain pipeline on whole paragraphs" in flat
@@ -282,11 +287,16 @@ def test_the_report_is_linked_from_every_card_and_shipped_with_the_space():
         (res.ADAPTER_COST_JSON, {k: v for k, v in ADAPTER_COST.items() if k != "seed"}, "lacks 'seed'"),
         (res.ERROR_ANALYSIS_JSON, "not json", "is not valid JSON"),
         (res.PARAGRAPH_CHECK_JSON, None, "is missing; it is written by python -m workflow.study --only paragraph"),
-        (res.PARAGRAPH_CHECK_JSON, {k: v for k, v in paragraph_check().items() if k != "stride"}, "lacks 'stride'"),
+        (
+            res.PARAGRAPH_CHECK_JSON,
+            {k: v for k, v in paragraph_check().items() if k != "languages"},
+            "lacks 'languages'",
+        ),
         (
             res.PARAGRAPH_CHECK_JSON,
             {**paragraph_check(), "models": {"de": {"paragraph_f1": 0.5}}},
-            "lacks 'sentence_f1', 'space_f1', 'spans_cutting_letters_share' in models.de",
+            "lacks 'weights', 'window', 'stride', 'documents', 'sentence_f1', 'space_f1', "
+            "'spans_cutting_letters_share' in models.de",
         ),
     ],
 )

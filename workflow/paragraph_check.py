@@ -1,11 +1,12 @@
 """Paragraphs as people paste them: the plain `pipeline()` and the Space's tagger on running text.
 
     python -m workflow.paragraph_check [--models-dir space/models] [--documents 8] [--min-tokens 600]
-                                       [--max-tokens 1500] [--stride 128] [--data-dir DIR] [--out FILE]
+                                       [--max-tokens 1500] [--stride N] [--data-dir DIR] [--out FILE]
 
 The book scores one PAN-X sentence at a time, in PAN-X's split form ("Jeff Dean ( Google ) ."); people
-paste paragraphs of running text, which `pipeline(..., aggregation_strategy="simple", stride=128)` reads
-in windows of the tokenizer's model_max_length. Here each language's validation sentences (the half that
+paste paragraphs of running text, which `pipeline(..., aggregation_strategy="simple", stride=...)` reads
+in windows of the tokenizer's model_max_length (the windows the model was trained on; the stride its card
+gives, core.facts.stride_for, unless --stride says otherwise). Here each language's validation sentences (the half that
 is not the carved test split) are written as running text (training.running_text), and those that read
 as prose (is_prose) are joined in their order into documents of min to max subwords. Each model reads them:
 
@@ -33,7 +34,7 @@ from core import results as res
 from core import run_dir as rd
 from core.bio import tag_spans
 from core.cli import InputError, run
-from core.facts import BUNDLED_MODELS_DIR, EXPERIMENTS, LABELS, LANGUAGES, MAX_INPUT_TOKENS, RESULTS_DIR
+from core.facts import BUNDLED_MODELS_DIR, EXPERIMENTS, LABELS, LANGUAGES, MAX_INPUT_TOKENS, RESULTS_DIR, stride_for
 from core.files import write_json
 from core.loading import tokenizer_of
 from training.running_text import Passage, join_passages, sentence_passage
@@ -41,7 +42,6 @@ from workflow.pipeline_check import cuts_letters, f1, trimmed
 
 DEFAULT_DOCUMENTS = 8  # per language
 DEFAULT_MIN_TOKENS, DEFAULT_MAX_TOKENS = 600, 1500  # subwords per document, spread evenly between the two
-DEFAULT_STRIDE = 128  # as the cards tell users to read long texts
 EXAMPLES_KEPT = 5
 # Wiki markup that PAN-X keeps ('' for italics, === headings, [[ links): a sentence with it is no prose.
 MARKUP = frozenset("'`*=|[]{}")
@@ -191,9 +191,12 @@ def load_paths(folder: Path):
     return ner, tagger_on(tokenizer, model)
 
 
-def check_model(folder: Path, documents: dict[str, list[Passage]], stride: int = DEFAULT_STRIDE) -> dict:
+def check_model(folder: Path, documents: dict[str, list[Passage]], stride: int | None = None) -> dict:
+    """One model on every document; stride: None for the one its card gives."""
     ner, tagger = load_paths(folder)
-    if stride >= ner.tokenizer.model_max_length - 2:
+    window = ner.tokenizer.model_max_length
+    stride = stride_for(window) if stride is None else stride
+    if stride >= window - 2:
         raise InputError(
             f"--stride {stride} does not fit the {ner.tokenizer.model_max_length}-subword windows of {folder.name}"
         )
@@ -203,7 +206,8 @@ def check_model(folder: Path, documents: dict[str, list[Passage]], stride: int =
         score_documents(ner, tagger, docs, stride, by_language[lang], examples)
     return {
         "weights": rd.weights_checksum(folder),  # which trained model this measured
-        "window": ner.tokenizer.model_max_length,  # subwords per pipeline window, stride of them shared
+        "window": window,  # subwords per pipeline window, stride of them shared
+        "stride": stride,
         **Tally.total(list(by_language.values())).summary(),
         "letter_cut_examples": examples,
         "by_language": {lang: tally.summary() for lang, tally in by_language.items()},
@@ -216,7 +220,7 @@ def check_models(
     documents: int = DEFAULT_DOCUMENTS,
     min_tokens: int = DEFAULT_MIN_TOKENS,
     max_tokens: int = DEFAULT_MAX_TOKENS,
-    stride: int = DEFAULT_STRIDE,
+    stride: int | None = None,
 ) -> dict:
     missing = [str(folder) for folder in folders.values() if not folder.is_dir()]
     if missing:
@@ -233,9 +237,8 @@ def check_models(
         "plain pipeline(aggregation_strategy='simple', stride) on each whole document, the same pipeline one "
         "sentence at a time, and the Space's tagger on each document; entity F1 on exact character spans",
         "command": f"python -m workflow.paragraph_check --documents {documents} --min-tokens {min_tokens} "
-        f"--max-tokens {max_tokens} --stride {stride}",
+        f"--max-tokens {max_tokens}" + ("" if stride is None else f" --stride {stride}"),
         "languages": list(LANGUAGES),
-        "stride": stride,
         "documents": {
             lang: {
                 "documents": len(docs),
@@ -255,7 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--documents", type=int, default=DEFAULT_DOCUMENTS, help="documents per language")
     parser.add_argument("--min-tokens", type=int, default=DEFAULT_MIN_TOKENS, help="subwords of the shortest document")
     parser.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="subwords of the longest document")
-    parser.add_argument("--stride", type=int, default=DEFAULT_STRIDE, help="the pipeline's stride on long documents")
+    parser.add_argument(
+        "--stride", type=int, default=None, help="the pipeline's stride on long documents (default: each card's)"
+    )
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help=f"default: results/{res.PARAGRAPH_CHECK_JSON}")
     args = parser.parse_args(argv)
@@ -264,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             f"--documents must be at least 1 and 0 < --min-tokens <= --max-tokens, not {args.documents}, "
             f"{args.min_tokens} and {args.max_tokens}"
         )
-    if not 0 <= args.stride < MAX_INPUT_TOKENS // 2:
+    if args.stride is not None and not 0 <= args.stride < MAX_INPUT_TOKENS // 2:
         raise InputError(f"--stride must be between 0 and {MAX_INPUT_TOKENS // 2 - 1} subwords, not {args.stride}")
     if args.data_dir is not None and not args.data_dir.is_dir():
         raise InputError(f"--data-dir {args.data_dir} does not exist; give the PAN-X parquet folder")

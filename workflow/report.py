@@ -40,10 +40,8 @@ REPORT_INPUTS: dict[str, tuple[str, ...]] = {
     res.ADAPTER_COST_JSON: ("model", "preset", "f1", "trainable_parameters", "seed"),
     res.CURVE_JSON: ("zero_shot_f1", "zero_shot_model", "points"),
     res.ERROR_ANALYSIS_JSON: ("model", "language", "words", "mean_loss", "per_label", "top_confusions"),
-    res.PARAGRAPH_CHECK_JSON: ("languages", "stride", "documents", "models"),
+    res.PARAGRAPH_CHECK_JSON: res.PARAGRAPH_CHECK_KEYS,
 }
-# The keys of each model's entry in paragraph_check.json that the report reads.
-PARAGRAPH_MODEL_KEYS = ("paragraph_f1", "sentence_f1", "space_f1", "spans_cutting_letters_share")
 MADE_BY = {
     **res.PRODUCED_BY,
     res.CURVE_JSON: f"{res.STUDY_COMMAND} --only curve",
@@ -160,15 +158,16 @@ The scores above read one PAN-X sentence at a time, in PAN-X's split form ("Jeff
 does; people paste paragraphs. From `{{ files.paragraphs }}`: each language's validation sentences that read as prose
 (never the carved test half) are written as running text and joined, in their order, into documents of
 {{ paragraphs.characters }} characters ({% for row in paragraphs.documents %}{{ row.documents }} {{ row.language }}{{ ", " if loop.revindex > 2 else " and " if loop.revindex == 2 }}{% endfor %}).
-Each model reads them three ways: the plain `pipeline(aggregation_strategy="simple", stride={{ paragraphs.stride }})` on
-each whole document, the same pipeline one sentence at a time, and the Space's tagger on each whole document. F1 is
+Each model reads them three ways: the plain `pipeline(aggregation_strategy="simple", stride=...)` on each whole
+document, in the windows of its tokenizer's `model_max_length` with the stride its card gives; the same pipeline one
+sentence at a time; and the Space's tagger on each whole document. F1 is
 entity-level micro F1 on exact character spans over all the documents; the last column is the share of the
 pipeline's paragraph spans that cut a word between two letters ("Zür|ich").
 
-| Model | Paragraphs, pipeline | One sentence at a time, pipeline | Paragraphs, the Space's tagger | Pipeline spans cutting a word |
-|---|---:|---:|---:|---:|
+| Model | Window, stride | Paragraphs, pipeline | One sentence at a time, pipeline | Paragraphs, the Space's tagger | Pipeline spans cutting a word |
+|---|---:|---:|---:|---:|---:|
 {% for row in paragraphs.rows %}
-| `{{ row.model }}` | {{ row.paragraph }} | {{ row.sentence }} | {{ row.space }} | {{ row.cut }} |
+| `{{ row.model }}` | {{ row.window }}, {{ row.stride }} | {{ row.paragraph }} | {{ row.sentence }} | {{ row.space }} | {{ row.cut }} |
 {% endfor %}
 
 {% if paragraphs.lower == paragraphs.rows | length %}
@@ -278,6 +277,8 @@ class ParagraphRow:
     sentence: str  # ... one sentence at a time
     space: str  # ... of the Space's tagger on whole documents
     cut: str  # share of the pipeline's paragraph spans that cut a word
+    window: str  # subwords per pipeline window
+    stride: str  # of them shared by consecutive windows
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,6 @@ class LanguageDocuments:
 
 @dataclass(frozen=True)
 class Paragraphs:
-    stride: str
     documents: list[LanguageDocuments]
     characters: str  # the shortest and the longest document: "2,246 to 6,383"
     rows: list[ParagraphRow]
@@ -446,7 +446,7 @@ def _errors(analysis: dict[str, Any]) -> Errors:
 def _paragraphs(check: dict[str, Any]) -> Paragraphs:
     models = check["models"]
     for name, entry in models.items():
-        missing = [key for key in PARAGRAPH_MODEL_KEYS if key not in entry]
+        missing = [key for key in res.PARAGRAPH_MODEL_KEYS if key not in entry]
         if missing:
             raise InputError(
                 f"{res.PARAGRAPH_CHECK_JSON} lacks {', '.join(map(repr, missing))} in models.{name}; "
@@ -455,7 +455,6 @@ def _paragraphs(check: dict[str, Any]) -> Paragraphs:
     order = [name for name in EXPERIMENTS if name in models] + [name for name in models if name not in EXPERIMENTS]
     characters = [length for counts in check["documents"].values() for length in counts["characters"]]
     return Paragraphs(
-        stride=str(check["stride"]),
         documents=[
             LanguageDocuments(LANGUAGE_NAMES[lang], fmt_count(check["documents"][lang]["documents"]))
             for lang in LANGUAGES
@@ -469,6 +468,8 @@ def _paragraphs(check: dict[str, Any]) -> Paragraphs:
                 sentence=fmt_score(models[name]["sentence_f1"]),
                 space=fmt_score(models[name]["space_f1"]),
                 cut=fmt_share(models[name]["spans_cutting_letters_share"]),
+                window=str(models[name]["window"]),
+                stride=str(models[name]["stride"]),
             )
             for name in order
         ],
