@@ -26,6 +26,7 @@ from core.facts import (
     LABELS,
     LANGUAGE_NAMES,
     LANGUAGES,
+    MAX_INPUT_TOKENS,
     OFFLINE_BASE_SOURCE,
     RESULTS_DIR,
     SPACE_ID,
@@ -486,6 +487,7 @@ def build_context(inputs: CardInputs, repo_id: str, metadata_yaml: str, license:
     fractions = {lang: data.fractions[lang] for lang in LANGUAGES if lang in data.fractions}
     language_scores = _language_scores(inputs)
     example = EXAMPLE_SENTENCES[inputs.train_languages[0]]
+    window = inputs.hyperparameters.window or MAX_INPUT_TOKENS  # the bases' limit, unless it trained on passages
 
     context = CardContext(
         metadata_yaml=metadata_yaml.strip(),
@@ -515,8 +517,8 @@ def build_context(inputs: CardInputs, repo_id: str, metadata_yaml: str, license:
         long_text_language=inputs.train_languages[0],
         long_text_copies=str(LONG_TEXT_COPIES),
         sentence_copies=str(SENTENCE_COPIES),
-        window=str(inputs.hyperparameters.window),
-        stride=str(stride_for(inputs.hyperparameters.window)),
+        window=str(window),
+        stride=str(stride_for(window)),
         command=command_without_paths(info.command),
         device=info.device,
         runtime=fmt_duration(float(info.train_runtime_s)),

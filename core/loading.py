@@ -98,8 +98,8 @@ def adapter_tokenizer(folder: str | Path, base: Any) -> Any:
     """The base's tokenizer with the model_max_length of the adapter's training windows (pipeline(stride=...)
     reads long texts in windows of that many subwords); a copy, since the adapters of one base share it."""
     hyperparameters = Path(folder) / rd.HYPERPARAMETERS
-    window = rd.Hyperparameters.read(folder).window if hyperparameters.is_file() else base.model_max_length
-    if window == base.model_max_length:
+    window = rd.Hyperparameters.read(folder).window if hyperparameters.is_file() else None
+    if window is None or window == base.model_max_length:
         return base
     tokenizer = copy.copy(base)
     tokenizer.model_max_length = window

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self, get_args, get_origin, get_type_hints
 
 from core.cli import InputError
-from core.facts import ENTITY_TYPES, MAX_INPUT_TOKENS
+from core.facts import ENTITY_TYPES
 from core.files import write_json
 
 TRAINER_STATE = "trainer_state.json"
@@ -311,12 +311,11 @@ class Hyperparameters(RunFile):
         return {key: values[key] for key in self.order} if self.order else values
 
     @property
-    def window(self) -> int:
+    def window(self) -> int | None:
         """Subwords per sequence, specials included, that the model should read long texts in: the passages
-        it was trained on when it packed sentences, else its base's input limit."""
-        if self.extra.get("pack_share"):
-            return int(self.extra["pack_length"])
-        return MAX_INPUT_TOKENS
+        it was trained on when it packed sentences; None for one sentence per example (the tokenizer's own
+        model_max_length stands)."""
+        return int(self.extra["pack_length"]) if self.extra.get("pack_share") else None
 
 
 @dataclass(frozen=True, kw_only=True)

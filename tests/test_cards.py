@@ -52,6 +52,7 @@ from core.facts import (
     EXPERIMENTS,
     LANGUAGE_NAMES,
     LANGUAGES,
+    MAX_INPUT_TOKENS,
     OFFLINE_BASE_SOURCE,
     REPO_ROOT,
     RESULTS_DIR,
@@ -844,7 +845,7 @@ def test_card_snippets_run_and_print_what_the_card_says(smoke_run_dir, no_result
 
     # The long text: "True" (longer than one window), then the last paragraph's entities, past the
     # first window. Without stride, the same pipeline loses them: the card's reason for stride.
-    window = Hyperparameters.read(smoke_run_dir).window
+    window = Hyperparameters.read(smoke_run_dir).window or MAX_INPUT_TOKENS
     assert f"stride={stride_for(window)}" in long and "# prints True" in long
     (first, *entities), variables = run_snippet(local(long))
     assert first == "True"

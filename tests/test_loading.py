@@ -98,8 +98,9 @@ def test_an_adapter_trained_on_packed_passages_reads_in_windows_of_their_length(
     from core.facts import MAX_INPUT_TOKENS
     from core.loading import tokenizer_of
 
-    hyper = rd.Hyperparameters.read(REPO_ROOT / "space" / "models" / "de")
-    assert hyper.window == MAX_INPUT_TOKENS  # one sentence per example: the base's limit
+    bundled = REPO_ROOT / "space" / "models" / "de"
+    hyper = rd.Hyperparameters.read(bundled)
+    assert hyper.window is None and tokenizer_of(bundled).model_max_length == MAX_INPUT_TOKENS  # the base's limit
     packed = tmp_path / "packed"
     shutil.copytree(adapter_dir, packed)
     rd.Hyperparameters.from_json({**hyper.to_json(), "pack_share": 1.0, "pack_length": 128}).write(packed)

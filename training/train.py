@@ -360,8 +360,9 @@ def discard_unfinished(work: Path, resumable: bool) -> None:
 def write_run_directory(out, trainer, args, preset, data, eval_results, train_output, runtime, command: str) -> None:
     # Tokenizing for training set a truncation length on the tokenizer; it is not the model's limit.
     trainer.processing_class.backend_tokenizer.no_truncation()
-    if preset.pack_share:  # pipeline(stride=...) reads long texts in windows of the length it was trained on
-        trainer.processing_class.model_max_length = preset.pack_length
+    window = rd.Hyperparameters.read(out).window
+    if window:  # pipeline(stride=...) reads long texts in windows of the length it was trained on
+        trainer.processing_class.model_max_length = window
     trainer.save_model(str(out))  # model (or adapter) + tokenizer, safetensors
     # save_model also leaves PEFT's placeholder README.md (the card is cards.render's job) and a
     # pickled training_args.bin (hyperparameters.json says the same, readably).
