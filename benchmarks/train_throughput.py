@@ -11,6 +11,9 @@ one process, one after the other, on whatever device is present, for the same nu
                 on CPU dropout masks from training.speed instead of torch's bernoulli_)
   tuned:        training.train's recipe as the study runs it: the e5 preset (LoRA rank 16 + the
                 classifier head, the word-consistency term) with the same speed settings
+  tuned_bf16:   the same with bf16 autocast forced, on CPU only: training.runtime.mixed_precision turns
+                bf16 on only where the CPU has it natively (AVX-512 BF16, AMX); this shows what it costs
+                where the CPU emulates it
 The F1 side of the trade comes from the study's own runs (results/adapter_vs_full.json): the LoRA
 recipe against a full fine-tune on the same data, over whole schedules.
 Writes results/bench/train_throughput.json and prints a table.
@@ -37,7 +40,7 @@ from core.files import write_json
 from training.data import load_experiment
 from training.features import encode
 from training.presets import get_preset
-from training.runtime import device_description, mixed_precision
+from training.runtime import device_description, mixed_precision, native_cpu_bf16
 from training.train import build_trainer, load_base, training_arguments
 
 OUT = RESULTS_DIR / "bench" / "train_throughput.json"
@@ -79,7 +82,7 @@ def timed(trainer: Trainer, train_set) -> dict:
 
 
 def measure(recipe: str, data, steps: int, tmp: str) -> dict:
-    preset = get_preset("e5" if recipe == "tuned" else "e5-full")
+    preset = get_preset("e5-full" if recipe in ("baseline", "tuned_full") else "e5")
     set_seed(preset.seed)
     tokenizer, model = load_base(preset)
     train_set = encode(data.train, tokenizer, 256, preset.label_all_subwords)
@@ -100,6 +103,7 @@ def measure(recipe: str, data, steps: int, tmp: str) -> dict:
             "dropout": "torch (bernoulli_)",
         }
     else:
+        forced = {"bf16": True, "fp16": False} if recipe == "tuned_bf16" else {}
         targs = training_arguments(
             Path(tmp) / recipe,
             preset,
@@ -108,6 +112,7 @@ def measure(recipe: str, data, steps: int, tmp: str) -> dict:
             save_strategy="no",
             logging_strategy="no",
             max_steps=steps,
+            **forced,
         )
         trainer = build_trainer(model, tokenizer, targs, train_set, word_consistency=preset.word_consistency)
         settings = {
@@ -115,7 +120,7 @@ def measure(recipe: str, data, steps: int, tmp: str) -> dict:
             "sampler": "group_by_length",
             "padding": "longest in batch, multiple of 8",
             "optimizer": "adamw_torch_fused",
-            "precision": mixed_precision(),
+            "precision": "bf16" if forced else mixed_precision(),
             "dropout": "torch (bernoulli_)" if torch.cuda.is_available() else "training.speed (SFC64 masks)",
             "word_consistency": preset.word_consistency,
         }
@@ -134,6 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
     data = load_experiment("de", args.data_dir or default_data_dir(), None, ("de",))
     report = {
         "device": device_description(),
+        "native_cpu_bf16": native_cpu_bf16(),
         "torch": torch.__version__,
         "train_sentences": len(data.train),
         "steps": args.steps,
@@ -141,7 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
         "recipes": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
-        for recipe in ("baseline", "tuned_full", "tuned"):
+        for recipe in ("baseline", "tuned_full", "tuned", *(() if torch.cuda.is_available() else ("tuned_bf16",))):
             report["recipes"][recipe] = measure(recipe, data, args.steps, tmp)
     base = report["recipes"]["baseline"]["samples_per_s"]
     report["speedup"] = {name: round(r["samples_per_s"] / base, 2) for name, r in report["recipes"].items()}

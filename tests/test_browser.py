@@ -73,9 +73,8 @@ def url(served):
 
 @pytest.fixture(scope="module")
 def driver():
-    d = chromium_driver(1400, 1000)
-    yield d
-    d.quit()
+    with chromium_driver(1400, 1000) as d:
+        yield d
 
 
 def shown_text(driver, column: str) -> str:
@@ -222,3 +221,14 @@ def test_the_cards_plots_load(driver, url):
         for e in driver.find_elements(By.CSS_SELECTOR, "[data-testid='image'] [data-testid='block-label']")
         if e.is_displayed()
     ]
+
+
+def test_the_browser_leaves_no_profile_behind(tmp_path, monkeypatch):
+    """Each driver has a fresh profile folder, removed when it quits (they piled up in /tmp before)."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with chromium_driver(400, 300) as d:
+        d.get("about:blank")
+        assert len(list(tmp_path.glob("chromium-profile-*"))) == 1
+    assert not list(tmp_path.glob("chromium-profile-*"))

@@ -26,6 +26,7 @@ from core import run_dir as rd
 from core.facts import BUNDLED_MODELS_DIR, EXPERIMENTS, OFFLINE_BASE_ID, REPO_ROOT
 
 NAMESPACE = "someone"
+PLANNED = "all"  # the bundled model whose release is also planned with --dry-run
 SENTENCES_CHECKED = 40  # 10 a language: the merge is exact, a difference shows on the first sentences
 # A process in which `import peft` fails, as on a machine that never installed it.
 WITHOUT_PEFT = "import sys; sys.modules['peft'] = None\n"
@@ -96,8 +97,10 @@ def releases(tmp_path_factory, unreachable_hub, user_hf_home):
             ),
         )
 
+    # Every model as a mirror; the plan of one (its format is test_publish's, per model it only names the repo).
+    jobs = [(key, "mirror") for key in EXPERIMENTS] + [(PLANNED, "plan")]
     with ThreadPoolExecutor(2) as pool:
-        done = list(pool.map(publish, [(key, mode) for key in EXPERIMENTS for mode in ("mirror", "plan")]))
+        done = list(pool.map(publish, jobs))
     for key, mode, result in done:
         assert result.returncode == 0, f"{mode} of {key}: {result.stderr[-2000:]}"
     assert local_requests(unreachable_hub, asked) == []
@@ -126,9 +129,10 @@ def test_every_bundled_model_publishes_without_asking_the_hub_for_local_things(r
         files = {p.relative_to(mirror).as_posix() for p in mirror.rglob("*") if p.is_file()}
         assert {*rd.FULL_MODEL_FILES, *rd.LOG_FILES, rd.CARD, rd.MERGED_FROM} <= files, key
         assert not {*rd.ADAPTER_FILES} & files  # merged: no peft needed
-        assert plans[key].startswith("dry run: nothing is uploaded")
-        assert f"repo:        model {NAMESPACE}/{key}" in plans[key]
-        assert "model.safetensors" in plans[key] and rd.CARD in plans[key]
+    plan = plans[PLANNED]
+    assert plan.startswith("dry run: nothing is uploaded")
+    assert f"repo:        model {NAMESPACE}/{PLANNED}" in plan
+    assert "model.safetensors" in plan and rd.CARD in plan
 
 
 def test_each_release_card_parses_and_names_its_own_model(releases):
@@ -241,8 +245,17 @@ def test_each_cards_snippets_print_the_entities_the_model_finds(releases, bundle
         found = ner(text)
         expected = [f"{e['entity_group']}: {text[e['start'] : e['end']]} ({e['score']:.2f})" for e in found]
         if stride:  # the long text: the card prints the entities of its last copy of the paragraph
-            last = text.rindex(_paragraph_of(runnable))
+            paragraph = _paragraph_of(runnable)
+            last = text.rindex(paragraph)
             expected = [line for e, line in zip(found, expected, strict=True) if e["start"] >= last]
+            assert output.splitlines()[0] == "True", f"{key}: the long text fits one window"
+            assert len(printed) >= 5 and all(ENTITY_LINE.match(line)[2] in paragraph for line in printed), key
+        elif key in ("de", "all"):  # the German sentence, read by models that learnt German
+            assert [ENTITY_LINE.match(line)[1] + ": " + ENTITY_LINE.match(line)[2] for line in printed] == [
+                "PER: Jeff Dean",
+                "ORG: Google",
+                "LOC: Kalifornien",
+            ], key
         assert printed and printed == expected, f"{key}: {printed} != {expected}"
 
 

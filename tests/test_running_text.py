@@ -153,6 +153,11 @@ def test_running_text_features_on_the_offline_base_tokenizer():
     assert starts == ["B-LOC", "B-LOC", "B-ORG", "B-PER", "B-PER"]
     spaced = encode_running(Dataset.from_dict(rows), tokenizer, 64, True, running=False, pack_share=1.0)
     assert "▁)" in tokenizer.convert_ids_to_tokens(spaced[0]["input_ids"])  # PAN-X's own spacing, packed
+    alongside = encode_running(Dataset.from_dict(rows), tokenizer, 64, True, pack_share=1.0, alongside=True)
+    assert len(alongside) == 5  # the three sentences one per example, and the two passages besides
+    firsts = [tokenizer.convert_ids_to_tokens(row["input_ids"]) for row in alongside]
+    assert "▁)" in firsts[0] and "▁)" not in firsts[3]  # the sentences in PAN-X's words, the passages as printed
+    assert alongside[3]["input_ids"] == packed[0]["input_ids"]
 
 
 def test_the_presets_recipes_stay_as_they_were():
@@ -166,6 +171,9 @@ def test_the_presets_recipes_stay_as_they_were():
     assert replace(e5, pack_length=256).recipe() == e5.recipe()  # no packing: the length shapes nothing
     assert replace(e5, pack_share=0.5).recipe()["pack_length"] == 512
     assert text_form({"running_text": False, "pack_share": 0.0, "pack_length": 512}) == {}
+    assert "pack_alongside" not in replace(e5, pack_alongside=True).recipe()  # nothing packed, nothing added
+    assert replace(e5, pack_share=1.0, pack_alongside=True).recipe()["pack_alongside"] is True
+    assert text_form({"pack_share": 1.0, "pack_length": 128, "pack_alongside": True})["pack_alongside"] is True
 
 
 def test_a_run_on_running_text_is_not_the_presets_run():
@@ -202,7 +210,11 @@ def test_a_run_on_running_text_is_not_the_presets_run():
 
 @pytest.mark.parametrize(
     ("flags", "message"),
-    [(["--pack-share", "1.5"], "--pack-share must be between 0 and 1"), (["--pack-length", "600"], "--pack-length")],
+    [
+        (["--pack-share", "1.5"], "--pack-share must be between 0 and 1"),
+        (["--pack-length", "600"], "--pack-length"),
+        (["--pack-alongside"], "--pack-alongside adds packed passages: give --pack-share"),
+    ],
 )
 def test_bad_packing_flags_are_refused_in_one_line(flags, message, capsys, tmp_path):
     from training.train import cli
@@ -221,3 +233,5 @@ def test_the_command_line_turns_the_recipe_on():
     assert (preset.running_text, preset.pack_share, preset.pack_length) == (True, 0.25, 128)
     assert "--running-text --pack-share 0.25 --pack-length 128" in args.command()
     assert not resolved_preset(parse_arguments(["--preset", "smoke"])).running_text
+    both = parse_arguments(["--preset", "smoke", "--running-text", "--pack-share", "1", "--pack-alongside"])
+    assert resolved_preset(both).pack_alongside and "--pack-alongside" in both.command()

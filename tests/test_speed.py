@@ -130,3 +130,17 @@ def test_panx_ners_trainer_trains_with_the_fast_dropout(tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(OFFLINE_BASE_ID, local_files_only=True)
     build_trainer(model, tokenizer, training_arguments(tmp_path, get_preset("smoke"), eval_strategy="no"), [])
     assert all(type(m) is FastDropout for m in model.modules() if isinstance(m, torch.nn.Dropout))
+
+
+@pytest.mark.parametrize(
+    ("avx512_bf16", "amx", "expected"), [(False, False, "no"), (True, False, "bf16"), (False, True, "bf16")]
+)
+def test_cpu_autocasts_to_bf16_only_where_the_cpu_has_it_natively(avx512_bf16, amx, expected, monkeypatch):
+    """oneDNN reports bf16 support on any AVX-512 CPU and emulates it there, 2 to 2.5 times slower than fp32."""
+    from training.runtime import mixed_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+    assert mixed_precision() == expected

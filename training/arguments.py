@@ -59,6 +59,10 @@ class TrainArguments:
         default=None,
         metadata={"help": f"overrides the preset's subwords per packed passage (at most {MAX_INPUT_TOKENS})"},
     )
+    pack_alongside: bool = field(
+        default=False,
+        metadata={"help": "add the passages to PAN-X's sentences, which all stay one per example in their words"},
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "cap on training sentences"})
     max_eval_samples: int | None = field(
         default=None, metadata={"help": "cap on validation/test sentences per language"}
@@ -155,8 +159,11 @@ def resolved_preset(args: TrainArguments) -> Preset:
         "running_text": args.running_text or None,  # a flag: it turns running text on, never off
         "pack_share": args.pack_share,
         "pack_length": args.pack_length,
+        "pack_alongside": args.pack_alongside or None,  # a flag: it turns adding on, never off
     }
     preset = replace(preset, **{k: v for k, v in overrides.items() if v is not None})
+    if preset.pack_alongside and not preset.pack_share:
+        raise InputError("--pack-alongside adds packed passages: give --pack-share greater than 0 too")
     if args.lora_rank is not None:
         if preset.lora is None:
             raise InputError(f"--lora-rank: preset {preset.name!r} fine-tunes the whole model, it has no adapter")

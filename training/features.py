@@ -152,14 +152,21 @@ def encode_running(
     pack_share: float = 0.0,
     pack_length: int = 512,
     seed: int = 0,
+    alongside: bool = False,
 ) -> Dataset:
     """A training split as text: each sentence as running text (running_text) or PAN-X's spaced form, and
     a pack_share of them (drawn with seed) packed, language by language in the split's order, into
-    passages of at most pack_length subwords with the two special tokens. ds has tokens, ner_tags, lang."""
+    passages of at most pack_length subwords with the two special tokens. alongside: the passages are
+    added, and every sentence stays one per example in PAN-X's spaced form, the form the book tests on.
+    ds has tokens, ner_tags, lang."""
     langs = ds["lang"] if "lang" in ds.column_names else [""] * len(ds)
-    sentences = [sentence_passage(t, tags, lang, running) for t, tags, lang in zip(ds["tokens"], ds["ner_tags"], langs)]
+    rows = list(zip(ds["tokens"], ds["ner_tags"], langs))
+    sentences = [sentence_passage(t, tags, lang, running) for t, tags, lang in rows]
     packed = np.random.default_rng(seed).random(len(sentences)) < pack_share
-    singles = [s for s, pack in zip(sentences, packed) if not pack]
+    if alongside:
+        singles = [sentence_passage(t, tags, lang, running=False) for t, tags, lang in rows]
+    else:
+        singles = [s for s, pack in zip(sentences, packed) if not pack]
     passages = []
     for lang in dict.fromkeys(langs):
         chosen = [s for s, pack, row_lang in zip(sentences, packed, langs) if pack and row_lang == lang]

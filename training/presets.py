@@ -64,6 +64,9 @@ class Preset:
     # long texts in windows of the tokenizer's model_max_length (512 for both bases, MAX_INPUT_TOKENS).
     pack_share: float = 0.0
     pack_length: int = MAX_INPUT_TOKENS
+    # The passages come on top of the book's data (every sentence stays one per example in PAN-X's words,
+    # the form the carved test is in) rather than taking their sentences from it.
+    pack_alongside: bool = False
     scratch: ScratchEncoder | None = None
     max_train_samples: int | None = None
     max_eval_samples: int | None = None  # per language, for validation and test
@@ -101,6 +104,8 @@ class Preset:
         if not values["pack_share"]:  # one sentence per example: the packing length shapes nothing
             values.pop("pack_share")
             values.pop("pack_length")
+        if not values.get("pack_share") or not values["pack_alongside"]:  # as before passages could be added
+            values.pop("pack_alongside")
         if train_rows is not None or not values["min_train_steps"]:
             values.pop("min_train_steps")
         if train_rows is not None:
@@ -127,6 +132,8 @@ def text_form(entries: dict) -> dict:
     form = {"running_text": True} if entries.get("running_text") else {}
     if entries.get("pack_share"):
         form |= {"pack_share": entries["pack_share"], "pack_length": entries.get("pack_length")}
+        if entries.get("pack_alongside"):
+            form["pack_alongside"] = True
     return form
 
 

@@ -225,6 +225,7 @@ def training_features(train, tokenizer, preset: Preset, max_seq_length: int):
         pack_share=preset.pack_share,
         pack_length=preset.pack_length,
         seed=preset.seed,
+        alongside=preset.pack_alongside,
     )
 
 

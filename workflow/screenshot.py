@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from core.facts import REPO_ROOT
@@ -32,18 +34,24 @@ CHROMIUM_FLAGS = (
 SCREENSHOT = REPO_ROOT / "docs" / "screenshot.png"
 
 
-def chromium_driver(width: int = 1400, height: int = 1000):
-    """A headless Chromium WebDriver with a fresh profile (callers quit() it)."""
+@contextmanager
+def chromium_driver(width: int = 1400, height: int = 1000) -> Iterator:
+    """A headless Chromium WebDriver with a fresh profile, quit and its profile removed on exit."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-profile-')}")
-    options.add_argument(f"--window-size={width},{height}")
-    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-", ignore_cleanup_errors=True) as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for flag in CHROMIUM_FLAGS:
+            options.add_argument(flag)
+        options.add_argument(f"--user-data-dir={profile}")
+        options.add_argument(f"--window-size={width},{height}")
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        try:
+            yield driver
+        finally:
+            driver.quit()
 
 
 def wait_for(driver, condition, timeout: float = 60.0, what: str = "condition"):
@@ -137,21 +145,20 @@ def main(argv: list[str] | None = None) -> None:
 
     demo = build_demo(models_dir=args.models_dir)
     _, url, _ = launch(demo, prevent_thread_lock=True, quiet=True)
-    driver = chromium_driver(args.width, args.height)
     try:
-        run_example(driver, url, args.language, args.example)
-        if args.models:
-            wanted = set(args.models.split(","))
-            for box in driver.find_elements(By.CSS_SELECTOR, "#models input[type='checkbox']"):
-                if (box.get_attribute("name") in wanted) != box.is_selected():
-                    driver.execute_script("arguments[0].click();", box)
-            wait_for(driver, lambda d: all(highlighted(d, k) for k in wanted), 90, "the chosen models")
-        time.sleep(1.0)  # let the table and agreement line settle
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(args.out)
-        print(f"wrote {args.out}")
+        with chromium_driver(args.width, args.height) as driver:
+            run_example(driver, url, args.language, args.example)
+            if args.models:
+                wanted = set(args.models.split(","))
+                for box in driver.find_elements(By.CSS_SELECTOR, "#models input[type='checkbox']"):
+                    if (box.get_attribute("name") in wanted) != box.is_selected():
+                        driver.execute_script("arguments[0].click();", box)
+                wait_for(driver, lambda d: all(highlighted(d, k) for k in wanted), 90, "the chosen models")
+            time.sleep(1.0)  # let the table and agreement line settle
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            driver.save_screenshot(args.out)
+            print(f"wrote {args.out}")
     finally:
-        driver.quit()
         demo.close()
 
 
