@@ -136,7 +136,7 @@ def test_panx_ners_trainer_trains_with_the_fast_dropout(tmp_path):
     ("avx512_bf16", "amx", "expected"), [(False, False, "no"), (True, False, "bf16"), (False, True, "bf16")]
 )
 def test_cpu_autocasts_to_bf16_only_where_the_cpu_has_it_natively(avx512_bf16, amx, expected, monkeypatch):
-    """oneDNN reports bf16 support on any AVX-512 CPU and emulates it there, 2 to 2.5 times slower than fp32."""
+    """oneDNN reports bf16 support on any AVX-512 CPU and emulates it there, 1.7 times slower than fp32."""
     from training.runtime import mixed_precision
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -15,7 +15,7 @@ def device_description() -> str:
 
 def native_cpu_bf16() -> bool:
     """Whether this CPU multiplies bf16 in hardware (AVX-512 BF16 or AMX). Without either, oneDNN emulates
-    bf16 and autocast makes a training step 2 to 2.5 times slower than fp32 (benchmarks/train_throughput.py)."""
+    bf16 and autocast trains 1.7 times slower than fp32 (results/bench/train_throughput.json, tuned_bf16)."""
     return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
