@@ -88,15 +88,12 @@ async def _refuse(send: Any, message: str) -> None:
 
 def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
     """Serve the demo as the Space does (GRADIO_SERVER_PORT, default 7860; GRADIO_SERVER_NAME). The
-    bundled models load in the background from the start, the default language's first, so that the
-    first visitor finds them loaded (or, on a Hugging Face Space, where no set-up step made their ONNX
-    graphs, being made) instead of waiting for them."""
+    bundled models load in the background as soon as the server answers, the default language's first,
+    so that the first visitor finds them loaded (or, on a Hugging Face Space, where no set-up step made
+    their ONNX graphs, being made) instead of waiting for them."""
     from space.views import CSS
 
     set_threads(int(os.environ.get(THREADS_ENV, "1")))
-    registry = getattr(demo, "registry", None)
-    if registry is not None:
-        registry.warm_up(first=default_models(ZERO_SHOT_SOURCE))
     settings: dict[str, Any] = {
         "css": CSS,
         "max_file_size": 0,
@@ -106,4 +103,14 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
         "run_history": False,
         "app_kwargs": {"middleware": [Middleware(RequestLimits)]},
     }
-    return demo.launch(**(settings | kwargs))
+    block = not kwargs.get("prevent_thread_lock", False)
+    # gradio's launch() checks that the server answers, with a 3 s timeout and no retry after one: a
+    # warm-up exporting ONNX graphs beside it on two busy cores can miss that and fail the start
+    # ("When localhost is not accessible..."). So the warm-up starts once launch() has returned.
+    served = demo.launch(**(settings | kwargs | {"prevent_thread_lock": True}))
+    registry = getattr(demo, "registry", None)
+    if registry is not None:
+        registry.warm_up(first=default_models(ZERO_SHOT_SOURCE))
+    if block:
+        demo.block_thread()
+    return served

@@ -31,6 +31,10 @@ for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_DATASETS_CACHE"):
     os.environ.pop(variable, None)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# pytest-xdist runs the suite on one worker per core (pyproject's addopts): each worker, and each process
+# it starts, computes on one thread, as two workers with a thread per core each would fight for them.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 from core.facts import DEFAULT_DATA_DIR, REPO_ROOT  # noqa: E402
 

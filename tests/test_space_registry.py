@@ -320,7 +320,10 @@ def test_warm_up_loads_every_bundled_model_in_the_background_first_ones_first(tm
     assert calls.count("en") == 1  # the remembered failure, not a second load
 
 
-def test_launch_warms_the_default_models_up_and_sets_one_thread_per_forward_pass(monkeypatch):
+def test_launch_warms_the_default_models_up_once_the_server_answers(monkeypatch):
+    """gradio's launch() gives up when its own first request to the server times out (3 s), so the
+    warm-up, which exports ONNX graphs on the same cores, starts only after it; then launch blocks as
+    gradio's would, unless asked not to."""
     import torch
 
     from space import backends, serving
@@ -328,16 +331,23 @@ def test_launch_warms_the_default_models_up_and_sets_one_thread_per_forward_pass
     monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # launch's setting would outlive the test
     monkeypatch.setattr(backends, "_threads", None)
     monkeypatch.delenv(serving.THREADS_ENV, raising=False)
-    warmed = []
+    events = []
 
     class Demo:
-        registry = type("R", (), {"warm_up": lambda self, first: warmed.append(first)})()
+        registry = type("R", (), {"warm_up": lambda self, first: events.append(("warm_up", first))})()
 
         def launch(self, **settings):
-            return settings
+            events.append(("launch", settings["prevent_thread_lock"]))
+            return "served"
 
-    serving.launch(Demo())  # on a Hugging Face Space as elsewhere: app.py answers soon after any start
-    assert warmed == [default_models("de")] and backends.threads() == 1
+        def block_thread(self):
+            events.append(("block_thread",))
+
+    assert serving.launch(Demo()) == "served"  # as app.py calls it
+    assert events == [("launch", True), ("warm_up", default_models("de")), ("block_thread",)]
+    assert backends.threads() == 1
+    events.clear()
     monkeypatch.setenv(serving.THREADS_ENV, "2")
-    serving.launch(Demo())
+    serving.launch(Demo(), prevent_thread_lock=True)
+    assert events == [("launch", True), ("warm_up", default_models("de"))]
     assert backends.threads() == 2
