@@ -42,14 +42,19 @@ def test_documents_take_consecutive_sentences_up_to_spread_targets():
 
 
 class FakePipeline:
-    """pipeline(aggregation_strategy="simple") as the check calls it: a text (with stride), or a list of sentences."""
+    """pipeline(aggregation_strategy="simple") as the check calls it: a text (with stride), or a list of
+    sentences; Zürich is cut after "Zür" in the paragraph, and one sentence at a time too if sentence_cut."""
+
+    def __init__(self, sentence_cut: bool = False):
+        self.sentence_cut = sentence_cut
 
     def __call__(self, inputs, stride=None, batch_size=None):
-        if isinstance(inputs, str):  # the paragraph: Zürich cut after "Zür"
+        if isinstance(inputs, str):
             assert stride == 128
             return [entity("PER", 0, 9), entity("ORG", 23, 29), entity("LOC", 42, 45)]
         assert inputs == ["Jeff Dean arbeitet bei Google.", "Er lebt in Zürich."]
-        return [[entity("PER", 0, 9), entity("ORG", 23, 29)], [entity("LOC", 10, 17)]]  # a leading space, trimmed
+        zurich = entity("LOC", 10, 13) if self.sentence_cut else entity("LOC", 10, 17)  # a leading space, trimmed
+        return [[entity("PER", 0, 9), entity("ORG", 23, 29)], [zurich]]
 
 
 def entity(kind: str, start: int, end: int) -> dict:
@@ -65,9 +70,19 @@ def test_three_paths_are_scored_on_exact_character_spans():
     assert (summary["paragraph_f1"], summary["sentence_f1"], summary["space_f1"]) == (0.6667, 1.0, 0.5)
     assert (summary["spans_inside_words"], summary["spans_cutting_letters"]) == (1, 1)
     assert summary["spans_cutting_letters_share"] == round(1 / 3, 4)
+    assert summary["sentence_spans_cutting_letters_share"] == 0.0
     assert examples == [{"span": "Zür", "type": "LOC", "context": document().text[2:]}]
     total = Tally.total([tally, tally]).summary()
     assert total["documents"] == 2 and total["paragraph_f1"] == summary["paragraph_f1"]
+
+
+def test_words_cut_one_sentence_at_a_time_are_counted_apart():
+    tally = Tally()
+    score_documents(FakePipeline(sentence_cut=True), lambda text: {"entities": []}, [document()], 128, tally, [])
+    summary = tally.summary()
+    assert summary["sentence_f1"] == summary["paragraph_f1"] == 0.6667
+    assert summary["sentence_spans_cutting_letters_share"] == summary["spans_cutting_letters_share"] == round(1 / 3, 4)
+    assert Tally.total([tally, Tally()]).summary()["sentence_spans_cutting_letters_share"] == round(1 / 3, 4)
 
 
 @pytest.mark.parametrize(
@@ -76,6 +91,7 @@ def test_three_paths_are_scored_on_exact_character_spans():
         (["--documents", "0"], "--documents must be at least 1"),
         (["--min-tokens", "900", "--max-tokens", "600"], "--min-tokens <= --max-tokens"),
         (["--stride", "300"], "--stride must be between 0 and 255"),
+        (["--window", "8"], "--window must be between 16 and 512 subwords, not 8"),
         (["--models-dir", "/nonexistent/models"], "no model folder at /nonexistent/models/de"),
     ],
 )
@@ -106,6 +122,10 @@ def test_a_bundled_model_on_a_document_longer_than_its_window(data_dir):
     assert report["sentence_f1"] > 0.7 and 0 < report["paragraph_f1"] <= 1 and 0 < report["space_f1"] <= 1
     assert 0 <= report["spans_cutting_letters"] <= report["spans_inside_words"] <= report["paragraph_spans"]
     assert list(report["by_language"]) == ["de"]
+    # Read in windows of 128 subwords: the pipeline's alone (the Space's tagger scores as before).
+    narrow = check_model(folder, {"de": [german]}, window=128)
+    assert (narrow["window"], narrow["stride"]) == (128, 32) and narrow["space_f1"] == report["space_f1"]
+    assert narrow["sentence_f1"] == report["sentence_f1"]  # its sentences fit 128 subwords either way
 
 
 def test_the_study_declares_the_paragraph_check_before_the_report_and_the_bundle(tmp_path, data_dir):

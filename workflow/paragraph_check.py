@@ -1,14 +1,17 @@
 """Paragraphs as people paste them: the plain `pipeline()` and the Space's tagger on running text.
 
     python -m workflow.paragraph_check [--models-dir space/models] [--documents 8] [--min-tokens 600]
-                                       [--max-tokens 1500] [--stride N] [--data-dir DIR] [--out FILE]
+                                       [--max-tokens 1500] [--window N] [--stride N] [--data-dir DIR]
+                                       [--out FILE]
 
 The book scores one PAN-X sentence at a time, in PAN-X's split form ("Jeff Dean ( Google ) ."); people
 paste paragraphs of running text, which `pipeline(..., aggregation_strategy="simple", stride=...)` reads
 in windows of the tokenizer's model_max_length (the windows the model was trained on; the stride its card
-gives, core.facts.stride_for, unless --stride says otherwise). Here each language's validation sentences (the half that
-is not the carved test split) are written as running text (training.running_text), and those that read
-as prose (is_prose) are joined in their order into documents of min to max subwords. Each model reads them:
+gives, core.facts.stride_for, unless --stride says otherwise; --window reads every model in windows of
+another length, as a user who sets the tokenizer's model_max_length would). Here each language's
+validation sentences (the half that is not the carved test split) are written as running text
+(training.running_text), and those that read as prose (is_prose) are joined in their order into documents
+of min to max subwords. Each model reads them:
 
     paragraph   every document in one pipeline call, with stride
     sentence    the same sentences, one per pipeline call: the model's F1 without the paragraph
@@ -16,7 +19,8 @@ as prose (is_prose) are joined in their order into documents of min to max subwo
 
 Entity F1 is on exact (start, end, type) character spans, whitespace trimmed (workflow.pipeline_check's
 helpers). The paragraph spans that start or end inside a PAN-X word, and those that cut between two
-letters ("Zür|ich"), are counted too. The pipeline is built on the folder's model as core.loading reads
+letters ("Zür|ich"), are counted too, and so are the sentence path's: a word cut one sentence at a
+time is the model's, not the paragraph's. The pipeline is built on the folder's model as core.loading reads
 it (an adapter merged into its base, float32: what `pipeline(model=folder)` computes), loaded once for
 all three paths.
 """
@@ -43,6 +47,7 @@ from workflow.pipeline_check import cuts_letters, f1, trimmed
 DEFAULT_DOCUMENTS = 8  # per language
 DEFAULT_MIN_TOKENS, DEFAULT_MAX_TOKENS = 600, 1500  # subwords per document, spread evenly between the two
 EXAMPLES_KEPT = 5
+MIN_WINDOW = 16  # subwords: a window must hold a few words besides its two special tokens and its stride
 # Wiki markup that PAN-X keeps ('' for italics, === headings, [[ links): a sentence with it is no prose.
 MARKUP = frozenset("'`*=|[]{}")
 MIN_PROSE_TOKENS = 5
@@ -116,6 +121,7 @@ class Tally:
     )
     inside: int = 0  # paragraph spans that start or end inside a PAN-X word
     letter_cuts: int = 0  # ... between two letters or digits
+    sentence_letter_cuts: int = 0  # the sentence path's spans between two letters or digits
     documents: int = 0
 
     def add(self, path: str, predicted: set, gold: set) -> None:
@@ -132,6 +138,7 @@ class Tally:
                 out.counts[path] = [a + b for a, b in zip(out.counts[path], counts, strict=True)]
             out.inside += t.inside
             out.letter_cuts += t.letter_cuts
+            out.sentence_letter_cuts += t.sentence_letter_cuts
             out.documents += t.documents
         return out
 
@@ -148,6 +155,9 @@ class Tally:
             "spans_inside_words_share": round(self.inside / max(spans, 1), 4),
             "spans_cutting_letters": self.letter_cuts,
             "spans_cutting_letters_share": round(self.letter_cuts / max(spans, 1), 4),
+            "sentence_spans_cutting_letters_share": round(
+                self.sentence_letter_cuts / max(self.counts["sentence"][0], 1), 4
+            ),
         }
 
 
@@ -160,7 +170,7 @@ def score_documents(ner, tagger, documents: list[Passage], stride: int, tally: T
         for entity in ner(text, stride=stride, batch_size=8):
             start, end = trimmed(text, entity["start"], entity["end"])
             paragraph.add((start, end, entity["entity_group"]))
-        for start, end, kind in paragraph:
+        for start, end, kind in sorted(paragraph):  # in text order: the examples kept do not vary by run
             cut = cuts_letters(text, start, end)
             tally.inside += start not in starts or end not in ends
             tally.letter_cuts += cut
@@ -172,6 +182,7 @@ def score_documents(ner, tagger, documents: list[Passage], stride: int, tally: T
             for entity in entities:
                 start, end = trimmed(text, offset + entity["start"], offset + entity["end"])
                 sentence.add((start, end, entity["entity_group"]))
+        tally.sentence_letter_cuts += sum(cuts_letters(text, start, end) for start, end, _ in sentence)
         space = {(e["start"], e["end"], e["entity_group"]) for e in tagger(text)["entities"]}
         tally.add("paragraph", paragraph, gold)
         tally.add("sentence", sentence, gold)
@@ -179,21 +190,30 @@ def score_documents(ner, tagger, documents: list[Passage], stride: int, tally: T
         tally.documents += 1
 
 
-def load_paths(folder: Path):
-    """(pipeline, Tagger) on one loading of the folder's model."""
+def load_paths(folder: Path, window: int | None = None):
+    """(pipeline, Tagger) on one loading of the folder's model; window: the pipeline's model_max_length,
+    None for the folder's own (the Tagger keeps its own limit either way)."""
+    import copy
+
     from transformers import pipeline
 
     from core.loading import load_token_classifier
     from space.backends.torch_fp32 import tagger_on
 
     tokenizer, model = load_token_classifier(folder)
-    ner = pipeline("token-classification", model=model, tokenizer=tokenizer, aggregation_strategy="simple")
+    windowed = tokenizer
+    if window is not None:
+        windowed = copy.deepcopy(tokenizer)
+        windowed.model_max_length = window
+    ner = pipeline("token-classification", model=model, tokenizer=windowed, aggregation_strategy="simple")
     return ner, tagger_on(tokenizer, model)
 
 
-def check_model(folder: Path, documents: dict[str, list[Passage]], stride: int | None = None) -> dict:
-    """One model on every document; stride: None for the one its card gives."""
-    ner, tagger = load_paths(folder)
+def check_model(
+    folder: Path, documents: dict[str, list[Passage]], stride: int | None = None, window: int | None = None
+) -> dict:
+    """One model on every document; stride: None for the one its card gives; window: None for its own."""
+    ner, tagger = load_paths(folder, window)
     window = ner.tokenizer.model_max_length
     stride = stride_for(window) if stride is None else stride
     if stride >= window - 2:
@@ -221,6 +241,7 @@ def check_models(
     min_tokens: int = DEFAULT_MIN_TOKENS,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     stride: int | None = None,
+    window: int | None = None,
 ) -> dict:
     missing = [str(folder) for folder in folders.values() if not folder.is_dir()]
     if missing:
@@ -231,13 +252,15 @@ def check_models(
     )
     if not any(by_language.values()):
         raise InputError(f"no language has prose sentences for a document of {min_tokens} subwords")
-    models = {key: check_model(folder, by_language, stride) for key, folder in folders.items()}
+    models = {key: check_model(folder, by_language, stride, window) for key, folder in folders.items()}
     return {
         "description": "documents of running text from PAN-X validation sentences (not the carved test half): "
         "plain pipeline(aggregation_strategy='simple', stride) on each whole document, the same pipeline one "
         "sentence at a time, and the Space's tagger on each document; entity F1 on exact character spans",
         "command": f"python -m workflow.paragraph_check --documents {documents} --min-tokens {min_tokens} "
-        f"--max-tokens {max_tokens}" + ("" if stride is None else f" --stride {stride}"),
+        f"--max-tokens {max_tokens}"
+        + ("" if window is None else f" --window {window}")
+        + ("" if stride is None else f" --stride {stride}"),
         "languages": list(LANGUAGES),
         "documents": {
             lang: {
@@ -259,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-tokens", type=int, default=DEFAULT_MIN_TOKENS, help="subwords of the shortest document")
     parser.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="subwords of the longest document")
     parser.add_argument(
+        "--window", type=int, default=None, help="subwords per pipeline window (default: each model's own)"
+    )
+    parser.add_argument(
         "--stride", type=int, default=None, help="the pipeline's stride on long documents (default: each card's)"
     )
     parser.add_argument("--data-dir", type=Path, default=None)
@@ -271,10 +297,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.stride is not None and not 0 <= args.stride < MAX_INPUT_TOKENS // 2:
         raise InputError(f"--stride must be between 0 and {MAX_INPUT_TOKENS // 2 - 1} subwords, not {args.stride}")
+    if args.window is not None and not MIN_WINDOW <= args.window <= MAX_INPUT_TOKENS:
+        raise InputError(f"--window must be between {MIN_WINDOW} and {MAX_INPUT_TOKENS} subwords, not {args.window}")
     if args.data_dir is not None and not args.data_dir.is_dir():
         raise InputError(f"--data-dir {args.data_dir} does not exist; give the PAN-X parquet folder")
     folders = {key: args.models_dir / key for key in EXPERIMENTS}
-    report = check_models(folders, args.data_dir, args.documents, args.min_tokens, args.max_tokens, args.stride)
+    report = check_models(
+        folders, args.data_dir, args.documents, args.min_tokens, args.max_tokens, args.stride, args.window
+    )
     out = args.out or RESULTS_DIR / res.PARAGRAPH_CHECK_JSON
     write_json(out, report)
     for key, model in report["models"].items():
