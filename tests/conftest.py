@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from user_env import UnreachableHub, user_env
+from user_env import UnreachableHub, train_as_a_user, user_env
 
 CACHES = Path(tempfile.mkdtemp(prefix="panx-test-caches-"))
 atexit.register(shutil.rmtree, CACHES, ignore_errors=True)
@@ -76,17 +76,7 @@ def smoke_run_dir(tmp_path_factory, data_dir, unreachable_hub, user_hf_home) -> 
     """A real run directory, made as the README says and a user runs it (no HF_HUB_OFFLINE, an unreachable
     Hub): `python -m training.train --experiment de --preset smoke --output-dir DIR`, asking the Hub nothing."""
     out = tmp_path_factory.mktemp("runs") / "smoke-de"
-    asked = len(unreachable_hub.requests)
-    done = subprocess.run(
-        [sys.executable, "-m", "training.train", "--experiment", "de", "--preset", "smoke", "--output-dir", str(out)],
-        cwd=REPO_ROOT,
-        env=user_env(unreachable_hub, user_hf_home, PANX_DATA_DIR=str(data_dir)),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert unreachable_hub.requests[asked:] == []
+    train_as_a_user(unreachable_hub, user_hf_home, data_dir, out, "--experiment", "de", "--preset", "smoke")
     return out
 
 

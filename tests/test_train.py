@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import pytest
 from transformers import pipeline
+from user_env import train_as_a_user
 
 from core import run_dir as rd
 from core.facts import LANGUAGES, OFFLINE_BASE_ID, REPO_ROOT
@@ -73,26 +74,16 @@ def test_pipeline_loads_the_run_directory(smoke_run_dir):
     assert all(e["entity_group"] in {"PER", "ORG", "LOC"} for e in entities)
 
 
-def test_lora_on_the_offline_base_leaves_an_adapter_that_pipeline_loads(tmp_path, data_dir):
+def test_lora_on_the_offline_base_leaves_an_adapter_that_pipeline_loads(
+    tmp_path, data_dir, unreachable_hub, user_hf_home
+):
+    """The default preset as a user runs it (no HF_HUB_OFFLINE, no network): it asks the Hub nothing, at
+    its checkpoints included (peft would ask whether the base has a config.json on the Hub)."""
     out = tmp_path / "lora"
     # --min-train-steps 0: 48 sentences would otherwise train 400 epochs to reach the preset's 800 steps
-    main(
-        [
-            "--experiment",
-            "de",
-            "--data-dir",
-            str(data_dir),
-            "--output-dir",
-            str(out),
-            "--num-epochs",
-            "1",
-            "--min-train-steps",
-            "0",
-            "--eval-languages",
-            "de",
-            *SMALL,
-        ]
-    )
+    argv = ["--experiment", "de", "--num-epochs", "1", "--min-train-steps", "0", "--eval-languages", "de", *SMALL]
+    stderr = train_as_a_user(unreachable_hub, user_hf_home, data_dir, out, *argv)
+    assert "Unable to fetch remote file" not in stderr
     assert rd.is_finished(out) and rd.is_adapter(out)
     assert not (out / "tokenizer.json").exists()  # an adapter uses its base's tokenizer
     adapter = json.loads((out / rd.ADAPTER_CONFIG).read_text())

@@ -9,6 +9,8 @@ it would on a machine without network.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -63,3 +65,22 @@ def user_env(hub: UnreachableHub, hf_home: Path, **extra: str) -> dict[str, str]
     cache at hf_home (empty but for the built base)."""
     env = {k: v for k, v in os.environ.items() if k not in NOT_A_USERS}
     return {**env, "HF_ENDPOINT": hub.url, "HF_HOME": str(hf_home), **extra}
+
+
+def train_as_a_user(hub: UnreachableHub, hf_home: Path, data_dir: Path, out: Path, *args: str) -> str:
+    """`python -m training.train ARGS --output-dir OUT` from the repository root in a user's environment;
+    fails unless it finishes asking the Hub nothing. Returns its stderr."""
+    from core.facts import REPO_ROOT
+
+    asked = len(hub.requests)
+    done = subprocess.run(
+        [sys.executable, "-m", "training.train", *args, "--output-dir", str(out)],
+        cwd=REPO_ROOT,
+        env=user_env(hub, hf_home, PANX_DATA_DIR=str(data_dir)),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert hub.requests[asked:] == []
+    return done.stderr

@@ -12,6 +12,7 @@ tokenize and align, train, evaluate every language, write the run directory.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sys
 import time
@@ -136,6 +137,10 @@ def load_base(preset: Preset):
                 modules_to_save=["classifier"],
             ),
         )
+        # Unasked, peft's save_pretrained asks the Hub whether the base (a name, not a folder) has a
+        # config.json, to tell whether the embeddings changed: at every checkpoint, a wait and a warning
+        # for a user without network. LoRA here never touches the embeddings, so say so.
+        model.save_pretrained = functools.partial(model.save_pretrained, save_embedding_layers=False)
     return tokenizer, model
 
 
