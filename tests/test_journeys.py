@@ -200,6 +200,30 @@ def test_a_users_own_run_renders_and_publishes_with_default_options(
     assert local_requests(unreachable_hub, asked) == []
 
 
+def test_a_bundled_folder_loads_with_the_plain_pipeline_offline_as_the_readme_says(unreachable_hub, user_hf_home):
+    """README: a bundled (adapter) folder through `pipeline()`, without network, with HF_HUB_OFFLINE=1.
+    Without it transformers asks the Hub about files the base lacks, retrying for minutes."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert 'model="space/models/all"' in readme and "HF_HUB_OFFLINE=1" in readme
+    code = (
+        "from transformers import pipeline\n"
+        "ner = pipeline('token-classification', model='space/models/all', aggregation_strategy='simple')\n"
+        "print([e['word'] for e in ner('Jeff Dean ist ein Informatiker bei Google in Kalifornien.')])\n"
+    )
+    asked = len(unreachable_hub.requests)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=user_env(unreachable_hub, user_hf_home, HF_HUB_OFFLINE="1"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "['Jeff Dean', 'Google', 'Kalifornien']"
+    assert unreachable_hub.requests[asked:] == []
+
+
 def python_snippets(card: str) -> list[str]:
     return [block for block in re.findall(r"```python\n(.*?)```", card, re.DOTALL) if "pipeline(" in block]
 
