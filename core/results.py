@@ -36,6 +36,7 @@ PARAGRAPH_MODEL_KEYS = (
     "paragraph_f1",
     "space_f1",
     "spans_cutting_letters_share",
+    "sentence_spans_cutting_letters_share",
 )
 
 

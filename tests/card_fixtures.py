@@ -334,6 +334,7 @@ def paragraph_check(weights: dict[str, str] | None = None) -> dict[str, Any]:
                 "spans_inside_words_share": round((round(700 * cut) + 9) / 700, 4),
                 "spans_cutting_letters": round(700 * cut),
                 "spans_cutting_letters_share": cut,
+                "sentence_spans_cutting_letters_share": round(cut / 8, 4),
                 "letter_cut_examples": [],
                 "by_language": {},
             }

@@ -86,7 +86,10 @@ def numbers_from_the_json(results: dict) -> set[str]:
         allowed |= {f"{counts['documents']:,}"} | {f"{length:,}" for length in counts["characters"]}
     for model in paragraphs["models"].values():
         allowed |= {f"{model[key]:.4f}" for key in ("paragraph_f1", "sentence_f1", "space_f1")}
-        allowed |= {f"{model['spans_cutting_letters_share']:.1%}", str(model["window"]), str(model["stride"])}
+        allowed |= {
+            f"{model[key]:.1%}" for key in ("spans_cutting_letters_share", "sentence_spans_cutting_letters_share")
+        }
+        allowed |= {str(model["window"]), str(model["stride"])}
     return allowed
 
 
@@ -210,6 +213,7 @@ def expected_paragraph_rows(check: dict) -> dict[str, list[str]]:
             f"{model['sentence_f1']:.4f}",
             f"{model['space_f1']:.4f}",
             f"{model['spans_cutting_letters_share']:.1%}",
+            f"{model['sentence_spans_cutting_letters_share']:.1%}",
         ]
         for name, model in check["models"].items()
     }
@@ -225,7 +229,7 @@ def test_paragraphs_of_running_text(report):
     rows = paragraph_rows(report)
     assert list(rows) == [f"`{name}`" for name in EXPERIMENTS]
     assert rows == expected_paragraph_rows(paragraph_check())
-    assert rows["`de`"] == ["512, 128", "0.5271", "0.7868", "0.7394", "18.3%"]
+    assert rows["`de`"] == ["512, 128", "0.5271", "0.7868", "0.7394", "18.3%", "2.3%"]
     flat = " ".join(paragraphs.split())
     assert "into documents of 2,246 to 6,383 characters (2 German, 2 French, 1 Italian and 2 English)." in flat
     assert (
@@ -296,7 +300,7 @@ def test_the_report_is_linked_from_every_card_and_shipped_with_the_space():
             res.PARAGRAPH_CHECK_JSON,
             {**paragraph_check(), "models": {"de": {"paragraph_f1": 0.5}}},
             "lacks 'weights', 'window', 'stride', 'documents', 'sentence_f1', 'space_f1', "
-            "'spans_cutting_letters_share' in models.de",
+            "'spans_cutting_letters_share', 'sentence_spans_cutting_letters_share' in models.de",
         ),
     ],
 )

@@ -161,13 +161,13 @@ does; people paste paragraphs. From `{{ files.paragraphs }}`: each language's va
 Each model reads them three ways: the plain `pipeline(aggregation_strategy="simple", stride=...)` on each whole
 document, in the windows of its tokenizer's `model_max_length` with the stride its card gives; the same pipeline one
 sentence at a time; and the Space's tagger on each whole document. F1 is
-entity-level micro F1 on exact character spans over all the documents; the last column is the share of the
-pipeline's paragraph spans that cut a word between two letters ("Zür|ich").
+entity-level micro F1 on exact character spans over all the documents; the last two columns are the shares of the
+pipeline's spans that cut a word between two letters ("Zür|ich"), on paragraphs and one sentence at a time.
 
-| Model | Window, stride | Paragraphs, pipeline | One sentence at a time, pipeline | Paragraphs, the Space's tagger | Pipeline spans cutting a word |
-|---|---:|---:|---:|---:|---:|
+| Model | Window, stride | Paragraphs, pipeline | One sentence at a time, pipeline | Paragraphs, the Space's tagger | Pipeline spans cutting a word | The same, one sentence at a time |
+|---|---:|---:|---:|---:|---:|---:|
 {% for row in paragraphs.rows %}
-| `{{ row.model }}` | {{ row.window }}, {{ row.stride }} | {{ row.paragraph }} | {{ row.sentence }} | {{ row.space }} | {{ row.cut }} |
+| `{{ row.model }}` | {{ row.window }}, {{ row.stride }} | {{ row.paragraph }} | {{ row.sentence }} | {{ row.space }} | {{ row.cut }} | {{ row.sentence_cut }} |
 {% endfor %}
 
 {% if paragraphs.lower == paragraphs.rows | length %}
@@ -277,6 +277,7 @@ class ParagraphRow:
     sentence: str  # ... one sentence at a time
     space: str  # ... of the Space's tagger on whole documents
     cut: str  # share of the pipeline's paragraph spans that cut a word
+    sentence_cut: str  # ... of its spans one sentence at a time
     window: str  # subwords per pipeline window
     stride: str  # of them shared by consecutive windows
 
@@ -468,6 +469,7 @@ def _paragraphs(check: dict[str, Any]) -> Paragraphs:
                 sentence=fmt_score(models[name]["sentence_f1"]),
                 space=fmt_score(models[name]["space_f1"]),
                 cut=fmt_share(models[name]["spans_cutting_letters_share"]),
+                sentence_cut=fmt_share(models[name]["sentence_spans_cutting_letters_share"]),
                 window=str(models[name]["window"]),
                 stride=str(models[name]["stride"]),
             )
