@@ -45,12 +45,12 @@ print(json.dumps(out))
 )
 
 
-def command(hub, hf_home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """`python ARGS` from the repository root, as a user's shell runs it."""
+def command(hub, hf_home: Path, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
+    """`python ARGS` from the repository root, as a user's shell runs it (with env's variables set)."""
     return subprocess.run(
         [sys.executable, *args],
         cwd=REPO_ROOT,
-        env=user_env(hub, hf_home),
+        env=user_env(hub, hf_home, **env),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -211,14 +211,7 @@ def test_a_bundled_folder_loads_with_the_plain_pipeline_offline_as_the_readme_sa
         "print([e['word'] for e in ner('Jeff Dean ist ein Informatiker bei Google in Kalifornien.')])\n"
     )
     asked = len(unreachable_hub.requests)
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        env=user_env(unreachable_hub, user_hf_home, HF_HUB_OFFLINE="1"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = command(unreachable_hub, user_hf_home, "-c", code, timeout=300, HF_HUB_OFFLINE="1")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "['Jeff Dean', 'Google', 'Kalifornien']"
     assert unreachable_hub.requests[asked:] == []
