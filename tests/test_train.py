@@ -114,6 +114,17 @@ def test_a_small_training_set_repeats_its_epochs_up_to_the_minimum_of_steps(tmp_
     assert [e["step"] for e in state["log_history"] if "loss" in e] == [9, 18]
 
 
+def test_passages_packed_alongside_add_steps_not_epochs(tmp_path, data_dir):
+    """The repeats count sentences, as the study's lock and the presets do (Preset.recipe(train_rows)): the
+    48 sentences still train 6 epochs, and their passages make each epoch longer."""
+    out = tmp_path / "packed"
+    packing = ["--running-text", "--pack-share", "1", "--pack-length", "64", "--pack-alongside"]
+    main(smoke_args(data_dir, out, "--num-epochs", "2", "--min-train-steps", "15", *packing, *SMALL))
+    assert rd.read_json(out, rd.HYPERPARAMETERS)["num_epochs"] == 6
+    steps = rd.read_json(out, rd.TRAINER_STATE)["max_steps"]
+    assert steps > 18 and steps % 6 == 0
+
+
 def test_unknown_experiment_and_preset_list_valid_ones():
     with pytest.raises(ValueError, match="valid experiments: de, de-fr, fr, it, en, all"):
         TrainArguments(experiment="es")

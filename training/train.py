@@ -303,12 +303,13 @@ def train(args: TrainArguments, command: str | None = None) -> Path | None:
         train_set = training_features(data.train, tokenizer, preset, args.max_seq_length)
         validation_set = encode(data.validation, tokenizer, args.max_seq_length)
         test_sets = {lang: encode(ds, tokenizer, args.max_seq_length) for lang, ds in data.test.items()}
-    repeats = preset.epoch_repeats(len(train_set), targs.world_size)
+    # Counted in sentences, as the study and the presets count them: packed passages come on top.
+    repeats = preset.epoch_repeats(len(data.train), targs.world_size)
     if (
         repeats > 1
     ):  # a small training set: `repeats` times the epochs, evaluated and checkpointed every `repeats` epochs
         every = preset.steps_per_epoch(len(train_set), targs.world_size) * repeats
-        preset = preset.for_train_rows(len(train_set), targs.world_size)
+        preset = preset.for_train_rows(len(data.train), targs.world_size)
         targs = training_arguments(
             work,
             preset,
