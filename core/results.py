@@ -25,6 +25,8 @@ PIPELINE_MIN_SCORE_JSON = (
     "pipeline_min_score.json"  # the same check on other validation sentences: the score floor's choice
 )
 PARAGRAPH_CHECK_JSON = "paragraph_check.json"  # the pipeline and the Space on paragraphs of running text
+# Each bundled model's carved-test F1 and interval before a retraining: what a retrained model may not fall below.
+QUALITY_FLOOR_JSON = "quality_floor.json"
 # What its readers (cards, the report, the Space) take from it: top-level keys, and each model's entry.
 PARAGRAPH_CHECK_KEYS = ("languages", "documents", "models")
 PARAGRAPH_MODEL_KEYS = (

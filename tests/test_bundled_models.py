@@ -1,15 +1,19 @@
 """The bundled models of the Space: one per experiment, within budget, served by the Space's registry
 offline, each with its card."""
 
+import json
+
 import pytest
 from huggingface_hub import ModelCard
 
+from core import results as res
 from core import run_dir as rd
 from core.facts import (
     BUNDLED_MODELS_DIR,
     EXAMPLE_SENTENCES,
     EXPERIMENTS,
     LANGUAGES,
+    RESULTS_DIR,
     dataset_config,
 )
 from space.registry import Registry
@@ -45,6 +49,23 @@ def test_bundled_card_re_renders_from_the_bundled_logs(experiment):
     assert render_card(folder, results_dir=RESULTS_DIR) == (folder / rd.CARD).read_text(encoding="utf-8"), (
         "the bundled card is stale: python -m workflow.study --only bundle"
     )
+
+
+def test_no_bundled_model_scores_below_the_quality_floor():
+    """A retrained model keeps every carved-test F1 at least at the lower end of the bootstrap interval
+    the model it replaces had (results/quality_floor.json)."""
+    floor = json.loads((RESULTS_DIR / res.QUALITY_FLOOR_JSON).read_text(encoding="utf-8"))["models"]
+    assert set(floor) == set(EXPERIMENTS)
+    below = []
+    for experiment, languages in floor.items():
+        scores = rd.EvalResults.read(BUNDLED_MODELS_DIR / experiment).languages
+        assert set(scores) == set(languages), experiment
+        below += [
+            f"{experiment} on {lang}: {scores[lang].f1:.4f} < {was['f1_ci95'][0]} (was {was['f1']})"
+            for lang, was in languages.items()
+            if scores[lang].f1 < was["f1_ci95"][0]
+        ]
+    assert not below, below
 
 
 @pytest.mark.parametrize("experiment", list(EXPERIMENTS))
