@@ -214,12 +214,12 @@ class ParagraphCheck:
 
     documents: str
     languages: list[str]  # names
-    window: str  # subwords per pipeline window
     stride: str
     paragraph_f1: str  # the plain pipeline on whole documents
     sentence_f1: str  # the same pipeline, one sentence at a time
     space_f1: str  # the Space's tagger on the documents
     cut_share: str  # of the pipeline's paragraph spans, those that cut a word between two letters
+    sentence_cut_share: str  # the same, one sentence at a time: the cuts that are the model's, not the paragraph's
 
 
 @dataclass(frozen=True)
@@ -448,12 +448,12 @@ def _paragraphs(inputs: CardInputs) -> list[ParagraphCheck]:
         ParagraphCheck(
             documents=fmt_count(check["documents"]),
             languages=[LANGUAGE_NAMES[lang] for lang in check["languages"]],
-            window=fmt_count(check["window"]),
             stride=str(check["stride"]),
             paragraph_f1=fmt_score(check["paragraph_f1"]),
             sentence_f1=fmt_score(check["sentence_f1"]),
             space_f1=fmt_score(check["space_f1"]),
             cut_share=fmt_share(check["spans_cutting_letters_share"]),
+            sentence_cut_share=fmt_share(check["sentence_spans_cutting_letters_share"]),
         )
     ]
 

@@ -349,6 +349,7 @@ PARAGRAPH_HEADERS = [
     "one sentence at a time, pipeline",
     "paragraphs, the Space's tagger",
     "pipeline spans cutting a word",
+    "the same, one sentence at a time",
 ]
 
 
@@ -368,6 +369,7 @@ def paragraph_markdown(results_dir: Path) -> str:
                 f"{model['sentence_f1']:.3f}",
                 f"{model['space_f1']:.3f}",
                 f"{model['spans_cutting_letters_share']:.1%}",
+                f"{model['sentence_spans_cutting_letters_share']:.1%}",
             ]
             for key, model in check["models"].items()
         ]

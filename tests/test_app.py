@@ -170,10 +170,11 @@ def test_results_tab_without_and_with_results(tmp_path, models_dir, results_dir)
     text = markdown_texts(demo)
     assert "is missing in the results" not in text and "| de | 0.86 |" in text
     # The paragraph check beside it: each model's F1 on whole paragraphs (pipeline), one sentence at a time
-    # (pipeline) and on whole paragraphs (the Space's tagger), and the pipeline's spans that cut a word.
+    # (pipeline) and on whole paragraphs (the Space's tagger), and the pipeline's spans that cut a word, in
+    # paragraphs and one sentence at a time.
     assert "### Paragraphs of running text" in text
-    assert "| de | 512, 128 | 0.527 | 0.787 | 0.739 | 18.3% |" in text
-    assert "| en | 512, 128 | 0.773 | 0.761 | 0.728 | 2.0% |" in text
+    assert "| de | 512, 128 | 0.527 | 0.787 | 0.739 | 18.3% | 2.3% |" in text
+    assert "| en | 512, 128 | 0.773 | 0.761 | 0.728 | 2.0% | 0.3% |" in text
     assert "# The de card" in text and "license: mit" not in text and "plots/" not in text
     assert len([b for b in demo.blocks.values() if isinstance(b, gr.Image)]) == len(PLOTS)
 

@@ -726,10 +726,11 @@ def paragraph_line(model: dict) -> str:
     """The Limitations bullet that quotes a paragraph_check.json entry, written apart from the template."""
     return (
         f"**Paragraphs.** On {model['documents']:,} documents of running text from German, French, Italian and "
-        f"English validation sentences, the pipeline with `stride={model['stride']}` (windows of {model['window']} "
-        f"subwords) scores F1 {model['paragraph_f1']:.4f}, "
+        f"English validation sentences, the pipeline with `stride={model['stride']}` "
+        f"scores F1 {model['paragraph_f1']:.4f}, "
         f"against {model['sentence_f1']:.4f} one sentence at a time; {model['spans_cutting_letters_share']:.1%} of "
-        f"its spans cut a word. The Space's tagger scores {model['space_f1']:.4f}."
+        f"its spans cut a word ({model['sentence_spans_cutting_letters_share']:.1%} in single sentences). "
+        f"The Space's tagger scores {model['space_f1']:.4f}."
     )
 
 
@@ -740,9 +741,9 @@ def test_paragraph_f1_is_quoted_beside_sentence_f1_where_the_check_measured_thes
     risks = section(render_card(weighed_run, results_dir=results), "## Limitations")
     assert (
         "**Paragraphs.** On 7 documents of running text from German, French, Italian and English validation "
-        "sentences, the pipeline with `stride=128` (windows of 512 subwords) scores F1 0.5271, "
+        "sentences, the pipeline with `stride=128` scores F1 0.5271, "
         "against 0.7868 one sentence at a time; "
-        "18.3% of its spans cut a word. The Space's tagger scores 0.7394."
+        "18.3% of its spans cut a word (2.3% in single sentences). The Space's tagger scores 0.7394."
     ) in flat(risks)
     assert paragraph_line(paragraph_check()["models"]["de"]) in flat(risks)
     # After the plain pipeline's pieces of words on sentences, before the limits of the data.
