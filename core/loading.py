@@ -99,11 +99,17 @@ def adapter_tokenizer(folder: str | Path, base: Any) -> Any:
     reads long texts in windows of that many subwords); a copy, since the adapters of one base share it."""
     hyperparameters = Path(folder) / rd.HYPERPARAMETERS
     window = rd.Hyperparameters.read(folder).window if hyperparameters.is_file() else None
-    if window is None or window == base.model_max_length:
-        return base
-    tokenizer = copy.copy(base)
-    tokenizer.model_max_length = window
-    return tokenizer
+    return windowed(base, window)
+
+
+def windowed(tokenizer: Any, window: int | None) -> Any:
+    """The tokenizer reading in windows of `window` subwords (its model_max_length): a shallow copy, so that
+    whoever else holds it keeps its own limit; itself when window is None or already its limit."""
+    if window is None or window == tokenizer.model_max_length:
+        return tokenizer
+    copied = copy.copy(tokenizer)
+    copied.model_max_length = window
+    return copied
 
 
 def load_token_classifier(folder: str | Path, dtype: Any = None) -> tuple[Any, Any]:

@@ -193,19 +193,15 @@ def score_documents(ner, tagger, documents: list[Passage], stride: int, tally: T
 def load_paths(folder: Path, window: int | None = None):
     """(pipeline, Tagger) on one loading of the folder's model; window: the pipeline's model_max_length,
     None for the folder's own (the Tagger keeps its own limit either way)."""
-    import copy
-
     from transformers import pipeline
 
-    from core.loading import load_token_classifier
+    from core.loading import load_token_classifier, windowed
     from space.backends.torch_fp32 import tagger_on
 
     tokenizer, model = load_token_classifier(folder)
-    windowed = tokenizer
-    if window is not None:
-        windowed = copy.deepcopy(tokenizer)
-        windowed.model_max_length = window
-    ner = pipeline("token-classification", model=model, tokenizer=windowed, aggregation_strategy="simple")
+    ner = pipeline(
+        "token-classification", model=model, tokenizer=windowed(tokenizer, window), aggregation_strategy="simple"
+    )
     return ner, tagger_on(tokenizer, model)
 
 
