@@ -11,10 +11,12 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from core import run_dir as rd
 from core.facts import REPO_ROOT
 
 FIFTH = ("xx", "Testish")
@@ -136,8 +138,6 @@ def test_the_fifth_language_reaches_cards_and_the_space(project, first_run):
 
 def test_a_bundled_model_carries_its_logs_and_its_card_re_renders_from_them(project, first_run):
     """A clone has no runs/ (ignored by git): the bundled folder alone must give its card back."""
-    from core import run_dir as rd
-
     folder = project / "models" / "de"
     assert rd.is_finished(folder)
     assert not any(str(project) in (folder / name).read_text() for name in rd.LOG_FILES)
@@ -155,8 +155,6 @@ def test_a_bundled_model_carries_its_logs_and_its_card_re_renders_from_them(proj
 
 def test_a_run_counts_as_the_studys_only_when_made_with_its_recipe(project, first_run):
     """The adapter-cost step reports a second seed only if it was trained with the study's recipe."""
-    from dataclasses import replace
-
     from training.presets import get_preset
     from workflow.study import _made_by
 
@@ -167,6 +165,24 @@ def test_a_run_counts_as_the_studys_only_when_made_with_its_recipe(project, firs
     assert not _made_by(seed_run, replace(trained_with, word_consistency=1.0), "de", seed_args)
     assert not _made_by(seed_run, trained_with, "de", {**seed_args, "seed": 44})
     assert not _made_by(seed_run, trained_with, "fr", seed_args)
+
+
+def test_an_interrupted_run_resumes_only_under_the_recipe_that_wrote_it(tmp_path, smoke_run_dir):
+    """A preset changed while a run was cut short: the study trains that run anew instead of finishing the old
+    recipe's checkpoints under the new recipe's name."""
+    from training.presets import get_preset
+    from training.train import CHECKPOINTS
+    from workflow.study import _resumable
+
+    smoke, folder = get_preset("smoke"), tmp_path / "de"
+    checkpoint = folder / CHECKPOINTS / "checkpoint-5"
+    checkpoint.mkdir(parents=True)
+    shutil.copy2(smoke_run_dir / rd.HYPERPARAMETERS, folder)
+    assert not _resumable(folder, smoke)  # killed while saving: nothing complete to resume
+    shutil.copy2(smoke_run_dir / rd.TRAINER_STATE, checkpoint)
+    assert _resumable(folder, smoke)
+    assert not _resumable(folder, replace(smoke, word_consistency=12.0))
+    assert not _resumable(folder, replace(smoke, seed=43))
 
 
 def test_a_second_run_skips_everything_even_from_another_folder(project, first_run):

@@ -260,6 +260,31 @@ def test_overwrite_failing_midway_keeps_the_old_run_then_replaces_it(tmp_path, d
     assert not out.with_name(out.name + OVERWRITE_SUFFIX).exists()
 
 
+def test_resume_under_another_recipe_is_refused_and_keeps_the_checkpoints(tmp_path, data_dir, monkeypatch, capsys):
+    """Resuming with changed settings would finish the run on them while hyperparameters.json claimed them for all
+    of it: one line naming what changed, and the checkpoints stay for a resume with the settings that wrote them."""
+    import training.train as train_module
+
+    out = tmp_path / "run"
+    common = smoke_args(data_dir, out, "--num-epochs", "1", *SMALL)
+
+    def interrupted(*args, **kwargs):  # after the last checkpoint, before the run directory is written
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "evaluate_languages", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(common)
+    monkeypatch.undo()
+    checkpoint = last_complete_checkpoint(out)
+    assert checkpoint is not None and not rd.is_finished(out)
+
+    assert cli([*common, "--resume", "--word-consistency", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "word_consistency 0.0 -> 2.0" in err and "--overwrite" in err, err
+    assert last_complete_checkpoint(out) == checkpoint and rd.Hyperparameters.read(out).word_consistency == 0.0
+    assert cli([*common, "--resume"]) == 0 and rd.is_finished(out)
+
+
 def _train_command(out, data_dir, *extra):
     schedule = ["--num-epochs", "3", "--max-train-samples", "160", "--max-eval-samples", "48", "--quiet"]
     return [sys.executable, "-m", "training.train", *smoke_args(data_dir, out, *schedule, *extra)]

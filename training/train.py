@@ -322,12 +322,15 @@ def train(args: TrainArguments, command: str | None = None) -> Path | None:
             save_steps=every,
         )
 
+    recipe = hyperparameters(preset, args, targs)
+    if args.resume:
+        check_resumable(work, recipe)
     if targs.process_index == 0:
         if work != out and not args.resume:
             shutil.rmtree(work, ignore_errors=True)  # a failed earlier --overwrite: our own scratch
         work.mkdir(parents=True, exist_ok=True)
         rd.DataSummary.from_json(data.summary()).write(work)
-        hyperparameters(preset, args, targs).write(work)
+        recipe.write(work)
     trainer = build_trainer(
         model, tokenizer, targs, train_set, validation_set, preset.word_consistency, preset.running_text
     )
@@ -350,6 +353,20 @@ def train(args: TrainArguments, command: str | None = None) -> Path | None:
             replace_folder(work, out)
         return out
     return None
+
+
+def check_resumable(work: Path, recipe: rd.Hyperparameters) -> None:
+    """--resume continues checkpoints only under the recipe that wrote them: otherwise the rest of the run would
+    train on other settings while hyperparameters.json claimed the new ones for all of it."""
+    if not (work / rd.HYPERPARAMETERS).is_file():
+        return
+    before, after = rd.Hyperparameters.read(work).to_json(), recipe.to_json()
+    changed = [f"{k} {before.get(k)} -> {after.get(k)}" for k in {**before, **after} if before.get(k) != after.get(k)]
+    if changed:
+        raise InputError(
+            f"--resume: the checkpoints in {work} were trained with other settings ({'; '.join(changed)}); "
+            "pass --overwrite instead to train anew"
+        )
 
 
 def discard_unfinished(work: Path, resumable: bool) -> None:

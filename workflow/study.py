@@ -169,12 +169,11 @@ class Study:
     def train(self, experiment: str, output_dir: Path, preset: Preset, overrides: dict[str, Any]) -> Path:
         """training.train.train on typed arguments: the study's settings, then the step's overrides."""
         from training.arguments import TrainArguments
-        from training.train import OVERWRITE_SUFFIX, last_complete_checkpoint, train
+        from training.train import OVERWRITE_SUFFIX, train
 
         beside = output_dir.with_name(output_dir.name + OVERWRITE_SUFFIX)
-        resume = any(
-            last_complete_checkpoint(folder) for folder in (output_dir, beside)
-        )  # an interrupted run continues
+        recipe = _recipe(preset.for_train_rows(self.train_rows(experiment, preset, overrides)), overrides)
+        resume = any(_resumable(folder, recipe) for folder in (output_dir, beside))
         args = TrainArguments(
             experiment=experiment,
             preset=preset.name,
@@ -492,14 +491,30 @@ def _base_revision(base_model: str) -> str:
     return revision_of(sha256_of(source_path()))
 
 
+def _resumable(folder: Path, recipe: Preset) -> bool:
+    """An interrupted run continues under the recipe that wrote its checkpoints only: one from an older recipe
+    (the preset changed since) trains anew, as training.train refuses to resume it."""
+    from training.train import last_complete_checkpoint
+
+    return (
+        last_complete_checkpoint(folder) is not None
+        and (folder / rd.HYPERPARAMETERS).is_file()
+        and recipe.made(rd.Hyperparameters.read(folder))
+    )
+
+
+def _recipe(preset: Preset, overrides: dict[str, Any]) -> Preset:
+    """The preset as a step's TrainArguments overrides train it (a second seed)."""
+    return replace(preset, seed=overrides.get("seed", preset.seed))
+
+
 def _made_by(run_dir: Path, preset: Preset, experiment: str, overrides: dict[str, Any]) -> bool:
     """Did `python -m training.train` with this preset, experiment and TrainArguments overrides finish this run?"""
     if not rd.is_finished(run_dir):
         return False
     info = rd.RunInfo.read(run_dir)
-    recipe = replace(preset, seed=overrides.get("seed", preset.seed))
     if not (
-        recipe.made(rd.Hyperparameters.read(run_dir))
+        _recipe(preset, overrides).made(rd.Hyperparameters.read(run_dir))
         and info.experiment == experiment
         and info.eval_languages == list(_eval_languages(overrides))
     ):
