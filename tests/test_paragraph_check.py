@@ -106,8 +106,8 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
 
 
 def test_a_bundled_model_on_a_document_longer_than_its_window(data_dir):
-    """One German document of 600 subwords from validation sentences: the pipeline reads it in two
-    windows (stride 128, as its card says); the same sentences one at a time score as the model does on PAN-X."""
+    """One German document of 600 subwords from validation sentences: the pipeline reads it in overlapping
+    windows (stride 256, as its card says); the same sentences one at a time score as the model does on PAN-X."""
     from core import run_dir as rd
     from workflow.paragraph_check import check_model, tokenizer_of, validation_documents
 
@@ -117,20 +117,21 @@ def test_a_bundled_model_on_a_document_longer_than_its_window(data_dir):
     german = documents["de"][0]
     assert len(tokenizer_of(folder)(german.text)["input_ids"]) > 600
     report = check_model(folder, {"de": [german]})
-    assert report["weights"] == rd.weights_checksum(folder) and (report["window"], report["stride"]) == (512, 128)
+    assert report["weights"] == rd.weights_checksum(folder) and (report["window"], report["stride"]) == (512, 256)
     assert report["documents"] == 1 and report["entities"] == len(gold_spans(german)) > 20
     assert report["sentence_f1"] > 0.7 and 0 < report["paragraph_f1"] <= 1 and 0 < report["space_f1"] <= 1
     assert 0 <= report["spans_cutting_letters"] <= report["spans_inside_words"] <= report["paragraph_spans"]
     assert list(report["by_language"]) == ["de"]
     # Read in windows of 128 subwords: the pipeline's alone (the Space's tagger scores as before).
     narrow = check_model(folder, {"de": [german]}, window=128)
-    assert (narrow["window"], narrow["stride"]) == (128, 32) and narrow["space_f1"] == report["space_f1"]
+    assert (narrow["window"], narrow["stride"]) == (128, 64) and narrow["space_f1"] == report["space_f1"]
     assert narrow["sentence_f1"] == report["sentence_f1"]  # its sentences fit 128 subwords either way
 
 
 def test_the_study_declares_the_paragraph_check_before_the_report_and_the_bundle(tmp_path, data_dir):
     from core import results as res
     from core.cli import run
+    from core.facts import STRIDE_SHARE
     from training.presets import get_preset
     from workflow.study import PARAGRAPH_CHECK_CODE, Study, main
 
@@ -141,7 +142,8 @@ def test_the_study_declares_the_paragraph_check_before_the_report_and_the_bundle
     assert res.PARAGRAPH_CHECK_JSON in {p.name for p in steps["report"].inputs + steps["bundle"].inputs}
     step = steps["paragraph-check"]
     assert step.outputs == [tmp_path / "results" / res.PARAGRAPH_CHECK_JSON]
-    assert step.params == {"documents": 8}
+    # How much of a window the next one reads again decides the scores, and the stride the cards print.
+    assert step.params == {"documents": 8, "stride_share": STRIDE_SHARE} == {**steps["bundle"].params, "documents": 8}
     assert set(PARAGRAPH_CHECK_CODE) <= set(step.inputs)
     assert tmp_path / "runs" / "all" / "model.safetensors" in step.inputs  # the smoke preset fine-tunes in full
     assert run(main, ["--paragraph-documents", "0", "--results-dir", str(tmp_path / "r")]) == 2

@@ -424,7 +424,7 @@ print(json.dumps([[token["entity"], float(token["score"])] for token in ner(sys.
 
 def test_a_run_trained_on_packed_passages_publishes_its_window(adapter_run, tiny_hub, results, tmp_path):
     """The release's tokenizer carries the training windows (model_max_length), and its card's long-text
-    snippet reads with a quarter of them as stride: what the pipeline then reads is what the model learned."""
+    snippet reads with half of them as stride: what the pipeline then reads is what the model learned."""
     run_dir = tmp_path / "packed"
     shutil.copytree(adapter_run, run_dir)
     hyper = rd.Hyperparameters.read(run_dir)
@@ -434,7 +434,7 @@ def test_a_run_trained_on_packed_passages_publishes_its_window(adapter_run, tiny
     target = hub / REPO
     assert json.loads((target / "tokenizer_config.json").read_text())["model_max_length"] == 128
     card = (target / rd.CARD).read_text(encoding="utf-8")
-    assert 'aggregation_strategy="simple", stride=32)' in card and "reads 128 tokens at a time" in card
+    assert 'aggregation_strategy="simple", stride=64)' in card and "reads 128 tokens at a time" in card
 
 
 def test_adapter_run_is_published_merged_and_loads_with_plain_transformers(adapter_run, tiny_hub, results, tmp_path):

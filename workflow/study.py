@@ -43,6 +43,7 @@ from core.facts import (
     REPO_ROOT,
     RESULTS_DIR,
     RUNS_DIR,
+    STRIDE_SHARE,
     SUGGESTED_MIN_SCORE,
     ZERO_SHOT_SOURCE,
     dataset_config,
@@ -430,7 +431,7 @@ class Study:
                 ],
                 [r / res.PARAGRAPH_CHECK_JSON],
                 self.write_paragraph_check,
-                {"documents": self.paragraph_documents},
+                {"documents": self.paragraph_documents, "stride_share": STRIDE_SHARE},
             ),
             # Its code too: how the Space splits words decides the Space's side of the comparison.
             Step(
@@ -465,6 +466,7 @@ class Study:
                 ],
                 bundled,
                 self.write_bundle,
+                {"stride_share": STRIDE_SHARE},  # the cards' snippet reads long texts with it
                 optional_inputs=[r / name for name in res.PLOTS],
             ),
         ]
