@@ -9,10 +9,10 @@ entity-type distribution (O, PER, ORG, LOC: B- and I- summed) and the previous s
 the preset's `word_consistency`. It needs no labels: it asks the pieces to agree with each other, so it
 also acts where the model is unsure of the word. Chosen on validation: on PAN-X's sentences alone
 (English, results/word_consistency.json) weight 1 cut the pipeline's spans inside words by a third at no
-F1 cost, 20 by two thirds but 0.05 of F1; with packed running text (French, results/paragraph_recipe.json)
-12 halves the cuts of 4 in paragraphs within the noise of F1, and 32 loses paragraph F1. Pulling later
-pieces towards the first piece alone (a one-way KL, the first piece as teacher) stalled training at F1
-0.2 and was dropped.
+F1 cost, 20 by two thirds but 0.05 of F1; with packed running text (results/paragraph_recipe.json) 4:
+12 and 32 cut fewer words but lose validation F1, and a wider stride saves more cuts for nothing. Pulling
+later pieces towards the first piece alone (a one-way KL, the first piece as teacher) stalled training at
+F1 0.2 and was dropped.
 
 Which pieces continue a word is a property of the vocabulary: XLM-R's SentencePiece marks a word's first
 piece with "▁", so a piece without it, after another piece, continues the word before it. That is the
