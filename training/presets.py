@@ -138,14 +138,13 @@ def text_form(entries: dict) -> dict:
 
 
 # The offline default: LoRA on multilingual-e5-small, so that six models fit the Space's 60 MiB. Rank 16,
-# learning rate 5e-4 and 5 epochs won on German validation F1 (results/e5_tuning.json); word-consistency
-# weight 1 cut the pipeline's broken words at no validation cost (results/word_consistency.json); at least
-# 800 optimizer steps, so that small training sets (en, it, the fr curve's points) are not under-trained.
+# learning rate 5e-4 and 5 epochs won on German validation F1 (results/e5_tuning.json); at least 800
+# optimizer steps, so that small training sets (en, it, the fr curve's points) are not under-trained.
 # Every sentence also as running text, packed into passages of 128 subwords that the published tokenizer
 # reads in (its model_max_length): paragraphs through pipeline(stride=...) within .022 of one sentence at a
-# time, against .062 unpacked. Word-consistency weight 4: 12 cut fewer words in French paragraphs but cost
-# validation F1 in fr and de, which the cards' stride of half a window made the better trade (results/
-# paragraph_recipe.json).
+# time, against .062 unpacked. Word-consistency weight 4 (training/word_loss.py): a third fewer words cut in
+# paragraphs than 1; 12 cuts fewer still but costs validation F1 in fr and de (results/word_consistency.json,
+# results/paragraph_recipe.json).
 E5 = Preset(
     "e5",
     OFFLINE_BASE_ID,
