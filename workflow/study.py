@@ -173,7 +173,7 @@ class Study:
         from training.train import OVERWRITE_SUFFIX, train
 
         beside = output_dir.with_name(output_dir.name + OVERWRITE_SUFFIX)
-        recipe = _recipe(preset.for_train_rows(self.train_rows(experiment, preset, overrides)), overrides)
+        recipe = self.recipe_for(experiment, preset, overrides)
         resume = any(_resumable(folder, recipe) for folder in (output_dir, beside))
         args = TrainArguments(
             experiment=experiment,
@@ -213,10 +213,12 @@ class Study:
         )
 
     def made_by(self, run_dir: Path, preset: Preset, experiment: str, overrides: dict[str, Any]) -> bool:
-        """_made_by with the epochs this run trains for: the preset's, stretched to its min_train_steps."""
-        return _made_by(
-            run_dir, preset.for_train_rows(self.train_rows(experiment, preset, overrides)), experiment, overrides
-        )
+        """_made_by with the recipe this step trains."""
+        return _made_by(run_dir, self.recipe_for(experiment, preset, overrides), experiment, overrides)
+
+    def recipe_for(self, experiment: str, preset: Preset, overrides: dict[str, Any]) -> Preset:
+        """The preset as this step trains it: its epochs stretched to min_train_steps, the overrides' seed."""
+        return _recipe(preset.for_train_rows(self.train_rows(experiment, preset, overrides)), overrides)
 
     def train_rows(self, experiment: str, preset: Preset, overrides: dict[str, Any]) -> int:
         """The size of the run's training set: with the preset's epoch_repeats, it gives the epochs it trains for."""
