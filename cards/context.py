@@ -198,7 +198,6 @@ class PipelineCheck:
     """What results/pipeline_vs_space.json measured of these weights (see workflow.pipeline_check)."""
 
     sentences: str
-    per_language: str  # sentences of each language the check read
     entities: str
     inside_words: str
     inside_share: str
@@ -427,7 +426,6 @@ def _pipeline(inputs: CardInputs) -> list[PipelineCheck]:
     return [
         PipelineCheck(
             sentences=fmt_count(check["sentences"]),
-            per_language=fmt_count(check["sentences_per_language"]),
             entities=fmt_count(check["pipeline_spans"]),
             inside_words=fmt_count(check["spans_inside_words"]),
             inside_share=fmt_share(check["spans_inside_words"] / max(check["pipeline_spans"], 1)),

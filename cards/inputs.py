@@ -27,7 +27,7 @@ from core.paths import folder_name, is_local_path
 
 # The entries that describe an adapter: the card of an adapter run needs every one.
 ADAPTER_ENTRIES = ("lora_rank", "lora_alpha", "lora_dropout", "lora_target_modules")
-PIPELINE_CHECK_KEYS = ("sentences_per_language", "languages", "models")
+PIPELINE_CHECK_KEYS = ("languages", "models")
 PIPELINE_MODEL_KEYS = (
     "weights",
     "sentences",
@@ -235,7 +235,6 @@ def _pipeline_check(results_dir: Path, run_dir: Path, experiment: str) -> dict[s
     return {
         **entry,
         "languages": _languages(report["languages"], name),
-        "sentences_per_language": report["sentences_per_language"],
         "suggested_min_score": report.get("suggested_min_score"),
     }
 

@@ -295,7 +295,7 @@ def test_limitations_are_short_and_drawn_from_the_run(de_card):
 
 def test_the_last_epoch_is_kept_and_a_better_one_is_named(tmp_path, no_results, de_run):
     kept = flat(section(render_card(de_run, results_dir=no_results), "### Training results"))
-    assert "The model kept is the last epoch's: training does not pick the best epoch." in kept
+    assert "The model kept is the last epoch's, not the best." in kept
     run_dir = copy_run(de_run, tmp_path / "run")
 
     def second_epoch_best(state):
@@ -303,10 +303,9 @@ def test_the_last_epoch_is_kept_and_a_better_one_is_named(tmp_path, no_results, 
 
     edit_json(run_dir / TRAINER_STATE, second_epoch_best)
     text = render_card(run_dir, results_dir=no_results)
-    assert (
-        "The model kept is the last epoch's: training does not pick the best epoch (validation F1 peaked at "
-        "0.8712 at epoch 2.0)."
-    ) in flat(section(text, "### Training results"))
+    assert ("The model kept is the last epoch's, not the best (validation F1 peaked at 0.8712 at epoch 2.0).") in flat(
+        section(text, "### Training results")
+    )
     assert_card_matches_run(text, run_dir)
 
 
@@ -396,7 +395,7 @@ def test_a_run_whose_epochs_were_repeated_says_how_often_it_was_evaluated(tmp_pa
     edit_json(run_dir / HYPERPARAMETERS, lambda hyper: hyper.update(num_epochs=12, min_train_steps=800))
     text = render_card(run_dir, results_dir=no_results)
     assert (
-        "Loss and F1 on the German validation sentences, every 4 epochs (a training set this small trains 4 times "
+        "Loss and F1 on the German validation sentences, every 4 epochs (a set this small trains 4 times "
         "the preset's 3 epochs, to reach 800 optimizer steps)."
     ) in flat(text)
     assert "- min_train_steps: 800" in text and "| 4.0 |" in text and "| 12.0 |" in text
@@ -608,7 +607,7 @@ def test_bundled_card_is_short_complete_and_equal_to_its_logs(experiment):
     text = (folder / CARD).read_text(encoding="utf-8")
     assert_card_matches_run(text, folder)  # layout (sections in order, <= 1,200 words) and cleanliness included
     assert f"[study report]({REPORT_URL})" in text and NOT_IN_STUDY not in text
-    assert "**Pieces of words.** Of the" in text  # the pipeline check measured these very weights
+    assert "**Pieces of words.** Of " in text  # the pipeline check measured these very weights
     # So did the paragraph check (results/paragraph_check.json): its numbers, as displayed.
     check = read_json(RESULTS_DIR, res.PARAGRAPH_CHECK_JSON)["models"][experiment]
     assert paragraph_line(check) in flat(section(text, "## Limitations"))
@@ -657,8 +656,8 @@ def test_pieces_of_words_are_quoted_from_the_pipeline_check_of_these_weights(tmp
     write_json(results / res.PIPELINE_CHECK_JSON, pipeline_report(weights_checksum(weighed_run)))
     risks = flat(section(render_card(weighed_run, results_dir=results), "## Limitations"))
     assert (
-        '**Pieces of words.** Of the 1,518 entities that `aggregation_strategy="simple"` returned on 1,000 '
-        "validation sentences (250 per language), 83 (5.5%) start or end inside a word "
+        '**Pieces of words.** Of 1,518 entities that `aggregation_strategy="simple"` returned on 1,000 '
+        "validation sentences, 83 (5.5%) start or end inside a word "
         "(`Seeleopar` out of `Seeleoparden`)."
     ) in risks
     broken = pipeline_report(weights_checksum(weighed_run))
@@ -728,7 +727,7 @@ def paragraph_line(model: dict) -> str:
         f"**Paragraphs.** On {model['documents']:,} documents of running text from German, French, Italian and "
         f"English validation sentences, the pipeline with `stride={model['stride']}` "
         f"scores F1 {model['paragraph_f1']:.4f}, "
-        f"against {model['sentence_f1']:.4f} one sentence at a time; {model['spans_cutting_letters_share']:.1%} of "
+        f"against {model['sentence_f1']:.4f} sentence by sentence; {model['spans_cutting_letters_share']:.1%} of "
         f"its spans cut a word ({model['sentence_spans_cutting_letters_share']:.1%} in single sentences). "
         f"The Space's tagger scores {model['space_f1']:.4f}."
     )
@@ -742,7 +741,7 @@ def test_paragraph_f1_is_quoted_beside_sentence_f1_where_the_check_measured_thes
     assert (
         "**Paragraphs.** On 7 documents of running text from German, French, Italian and English validation "
         "sentences, the pipeline with `stride=128` scores F1 0.5271, "
-        "against 0.7868 one sentence at a time; "
+        "against 0.7868 sentence by sentence; "
         "18.3% of its spans cut a word (2.3% in single sentences). The Space's tagger scores 0.7394."
     ) in flat(risks)
     assert paragraph_line(paragraph_check()["models"]["de"]) in flat(risks)

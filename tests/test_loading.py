@@ -100,11 +100,13 @@ def test_an_adapter_trained_on_packed_passages_reads_in_windows_of_their_length(
 
     bundled = REPO_ROOT / "space" / "models" / "de"
     hyper = rd.Hyperparameters.read(bundled)
-    assert hyper.window is None and tokenizer_of(bundled).model_max_length == MAX_INPUT_TOKENS  # the base's limit
-    packed = tmp_path / "packed"
-    shutil.copytree(adapter_dir, packed)
-    rd.Hyperparameters.from_json({**hyper.to_json(), "pack_share": 1.0, "pack_length": 128}).write(packed)
-    assert rd.Hyperparameters.read(packed).window == 128
+    assert hyper.window == 128 and tokenizer_of(bundled).model_max_length == 128  # preset e5 packs passages of 128
+    unpacked, packed = tmp_path / "unpacked", tmp_path / "packed"
+    for folder, share in ((unpacked, 0.0), (packed, 1.0)):
+        shutil.copytree(adapter_dir, folder)
+        rd.Hyperparameters.from_json({**hyper.to_json(), "pack_share": share, "pack_length": 128}).write(folder)
+    assert rd.Hyperparameters.read(unpacked).window is None and rd.Hyperparameters.read(packed).window == 128
+    assert tokenizer_of(unpacked).model_max_length == MAX_INPUT_TOKENS  # one sentence per example: the base's limit
 
     tokenizer, _ = load_token_classifier(packed)
     assert tokenizer.model_max_length == tokenizer_of(packed).model_max_length == 128

@@ -161,18 +161,21 @@ def test_running_text_features_on_the_offline_base_tokenizer():
 
 
 def test_the_presets_recipes_stay_as_they_were():
-    """New switches at their defaults leave Preset.recipe() (what the study's lock compares) unchanged."""
+    """New switches at their defaults leave Preset.recipe() (what the study's lock compares) unchanged: the
+    presets that do not pack record none of them, so their runs stay current."""
     from training.presets import PRESETS, text_form
 
-    for preset in PRESETS.values():
-        assert not {"running_text", "pack_share", "pack_length"} & set(preset.recipe())
-    e5 = PRESETS["e5"]
-    assert replace(e5, running_text=True).recipe()["running_text"] is True
-    assert replace(e5, pack_length=256).recipe() == e5.recipe()  # no packing: the length shapes nothing
-    assert replace(e5, pack_share=0.5).recipe()["pack_length"] == 512
+    switches = {"running_text", "pack_share", "pack_length", "pack_alongside"}
+    assert switches <= set(PRESETS["e5"].recipe())  # the default preset packs alongside
+    plain = replace(PRESETS["e5"], running_text=False, pack_share=0.0, pack_length=512, pack_alongside=False)
+    for preset in (plain, *(p for p in PRESETS.values() if not p.pack_share)):
+        assert not switches & set(preset.recipe()), preset.name
+    assert replace(plain, running_text=True).recipe()["running_text"] is True
+    assert replace(plain, pack_length=256).recipe() == plain.recipe()  # no packing: the length shapes nothing
+    assert replace(plain, pack_share=0.5).recipe()["pack_length"] == 512
     assert text_form({"running_text": False, "pack_share": 0.0, "pack_length": 512}) == {}
-    assert "pack_alongside" not in replace(e5, pack_alongside=True).recipe()  # nothing packed, nothing added
-    assert replace(e5, pack_share=1.0, pack_alongside=True).recipe()["pack_alongside"] is True
+    assert "pack_alongside" not in replace(plain, pack_alongside=True).recipe()  # nothing packed, nothing added
+    assert replace(plain, pack_share=1.0, pack_alongside=True).recipe()["pack_alongside"] is True
     assert text_form({"pack_share": 1.0, "pack_length": 128, "pack_alongside": True})["pack_alongside"] is True
 
 

@@ -124,9 +124,7 @@ def test_the_fifth_language_reaches_cards_and_the_space(project, first_run):
     assert card.startswith("---") and "Testish" in card
     check = json.loads((project / "results" / "pipeline_vs_space.json").read_text())["models"]["xx"]
     flat = " ".join(card.split())
-    assert (
-        "**Pieces of words.**" in flat and f"**Pieces of words.** Of the {check['pipeline_spans']:,} entities" in flat
-    )
+    assert "**Pieces of words.**" in flat and f"**Pieces of words.** Of {check['pipeline_spans']:,} entities" in flat
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(project)}
     code = (
         "from core.facts import LANGUAGES, EXPERIMENTS, count_words; from space.registry import Registry; "

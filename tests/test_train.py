@@ -93,7 +93,10 @@ def test_lora_on_the_offline_base_leaves_an_adapter_that_pipeline_loads(
     assert info["adapter"] and 1_000_000 < info["parameters"]["trainable"] < 2_000_000 < info["parameters"]["total"]
     assert info["model_name"] == "multilingual-e5-small-finetuned-panx-de"
     hyper = rd.read_json(out, rd.HYPERPARAMETERS)
-    assert hyper["lora_rank"] == 16 and hyper["label_all_subwords"] is True and hyper["word_consistency"] == 1.0
+    assert hyper["lora_rank"] == 16 and hyper["label_all_subwords"] is True
+    e5 = PRESETS["e5"]  # the default preset's recipe, as the run records it
+    assert hyper["word_consistency"] == e5.word_consistency > 0
+    assert (hyper["running_text"], hyper["pack_length"], hyper["pack_alongside"]) == (True, e5.pack_length, True)
     assert hyper["num_epochs"] == 1 and hyper["min_train_steps"] == 0
     ner = pipeline("token-classification", model=str(out), aggregation_strategy="simple")
     assert isinstance(ner("Angela Merkel besuchte Paris."), list)
