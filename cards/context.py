@@ -155,6 +155,16 @@ class TrainingSplits:
 
 
 @dataclass(frozen=True)
+class TrainingText:
+    """The form the sentences were trained in, beside PAN-X's own (training/running_text.py)."""
+
+    printed: bool  # written as print writes them ("Google)," not "Google ) ,")
+    packed: str  # the share packed into passages ("all", "50%"); "" when none was
+    length: str  # subwords per passage
+    alongside: bool  # the passages added to every sentence, not in place of some
+
+
+@dataclass(frozen=True)
 class EpochRow:
     training_loss: str
     epoch: str
@@ -270,6 +280,7 @@ class CardContext:
     source_split: str  # the PAN-X split those sentences come from ("validation" when carved)
     bootstrap_resamples: str
     split_counts: list[TrainingSplits]  # the training languages
+    training_text: TrainingText
     language_scores: list[LanguageScores]
     entity_scores: list[EntityScores]
     labels: list[LabelRow]
@@ -355,6 +366,17 @@ def _entity_scores(inputs: CardInputs) -> list[EntityScores]:
         )
         for lang in inputs.eval_languages
     ]
+
+
+def _training_text(inputs: CardInputs) -> TrainingText:
+    extra = inputs.hyperparameters.extra  # absent from runs that trained on PAN-X's sentences alone
+    share = float(extra.get("pack_share") or 0.0)
+    return TrainingText(
+        printed=bool(extra.get("running_text")),
+        packed="" if not share else "all" if share == 1.0 else f"{share:.0%}",
+        length=fmt_count(extra.get("pack_length") or 0),
+        alongside=bool(share and extra.get("pack_alongside")),
+    )
 
 
 def _training_splits(inputs: CardInputs) -> list[TrainingSplits]:
@@ -535,6 +557,7 @@ def build_context(inputs: CardInputs, repo_id: str, metadata_yaml: str, license:
         source_split=evaluated_split(inputs),
         bootstrap_resamples=fmt_count(BOOTSTRAP_RESAMPLES),
         split_counts=_training_splits(inputs),
+        training_text=_training_text(inputs),
         language_scores=language_scores,
         entity_scores=_entity_scores(inputs),
         labels=_label_rows(data.examples),

@@ -205,6 +205,29 @@ def test_book_run_names_its_hub_base(tmp_path, no_results):
     assert_card_matches_run(text, run_dir)
 
 
+def test_the_card_says_in_what_form_the_sentences_were_trained(tmp_path, no_results, de_run):
+    """How the run shaped its training text (hyperparameters.json), in words a reviewer reads."""
+    rows = f"{read_json(de_run, DATA_SUMMARY)['splits']['de']['train']['rows']:,} German sentences"
+    switches = ("running_text", "pack_share", "pack_length", "pack_alongside")
+
+    def data_section(**extra) -> str:
+        run_dir = copy_run(de_run, tmp_path / "-".join(f"{k}{v}" for k, v in extra.items()))
+        edit_json(
+            run_dir / HYPERPARAMETERS, lambda hyper: [hyper.pop(k, None) for k in switches] + [hyper.update(extra)]
+        )
+        text = render_card(run_dir, results_dir=no_results)
+        assert_card_matches_run(text, run_dir)
+        return flat(section(text, "## Training and evaluation data"))
+
+    assert f"It was trained on {rows} and validated on " in data_section()  # PAN-X's sentences alone
+    e5 = {"running_text": True, "pack_share": 1.0, "pack_length": 128, "pack_alongside": True}
+    assert f"{rows}, each also as printed text in passages of 128 subwords, and validated on " in data_section(**e5)
+    half = data_section(running_text=False, pack_share=0.5, pack_length=512)
+    assert f"{rows}, 50% of them in passages of 512 subwords, and validated on " in half
+    assert f"{rows} written as printed text and validated on " in data_section(running_text=True)
+    assert "passages" not in data_section(running_text=False, pack_share=0.0, pack_length=128, pack_alongside=True)
+
+
 def test_body_facts(de_card, de_run):
     summary = read_json(de_run, DATA_SUMMARY)
     data = flat(section(de_card, "## Training and evaluation data"))
