@@ -228,6 +228,18 @@ def test_the_card_says_in_what_form_the_sentences_were_trained(tmp_path, no_resu
     assert "passages" not in data_section(running_text=False, pack_share=0.0, pack_length=128, pack_alongside=True)
 
 
+def test_a_card_no_paragraph_check_measured_says_so(tmp_path, no_results, de_run):
+    """Without the study's paragraph check of these weights, the card says so, and warns where the model
+    never saw more than one sentence at a time."""
+    plain = flat(section(render_card(de_run, results_dir=no_results), "## Limitations"))
+    assert "**Paragraphs.** No paragraph check measured this model; trained on single sentences only, it may " in plain
+    packed = copy_run(de_run, tmp_path / "packed")
+    edit_json(packed / HYPERPARAMETERS, lambda hyper: hyper.update(running_text=True, pack_share=1.0, pack_length=128))
+    text = render_card(packed, results_dir=no_results)
+    assert "**Paragraphs.** No paragraph check measured this model." in flat(section(text, "## Limitations"))
+    assert_card_matches_run(text, packed)
+
+
 def test_body_facts(de_card, de_run):
     summary = read_json(de_run, DATA_SUMMARY)
     data = flat(section(de_card, "## Training and evaluation data"))
@@ -301,6 +313,7 @@ def test_limitations_are_short_and_drawn_from_the_run(de_card):
         "Zero-shot languages.",
         "Small test sets.",
         "Pieces of words.",
+        "Paragraphs.",
         "Wikipedia titles.",
         "Wikipedia's coverage.",
     ]
@@ -758,7 +771,7 @@ def paragraph_line(model: dict) -> str:
 
 def test_paragraph_f1_is_quoted_beside_sentence_f1_where_the_check_measured_these_weights(tmp_path, weighed_run):
     results = write_fake_results_dir(tmp_path / "results")  # its paragraph check measured other weights
-    assert "**Paragraphs.**" not in render_card(weighed_run, results_dir=results)
+    assert "**Paragraphs.** No paragraph check measured this model" in render_card(weighed_run, results_dir=results)
     write_json(results / res.PARAGRAPH_CHECK_JSON, paragraph_check({"de": weights_checksum(weighed_run)}))
     risks = section(render_card(weighed_run, results_dir=results), "## Limitations")
     assert (
@@ -775,7 +788,8 @@ def test_paragraph_f1_is_quoted_beside_sentence_f1_where_the_check_measured_thes
 
 @pytest.mark.parametrize("measured", ["other weights", "other models", "a folder without weights", "no check"])
 def test_a_model_the_paragraph_check_did_not_measure_gets_no_paragraph_line(tmp_path, de_run, weighed_run, measured):
-    """A run outside the study (or trained since) has no paragraph numbers of its own: the card quotes none."""
+    """A run outside the study (or trained since) has no paragraph numbers of its own: the card quotes none,
+    and says that none were measured."""
     results = write_fake_results_dir(tmp_path / "results")
     report = paragraph_check({"de": "0" * 16 if measured == "other weights" else weights_checksum(weighed_run)})
     if measured == "other models":
@@ -784,8 +798,9 @@ def test_a_model_the_paragraph_check_did_not_measure_gets_no_paragraph_line(tmp_
     if measured == "no check":
         (results / res.PARAGRAPH_CHECK_JSON).unlink()
     text = render_card(de_run if measured == "a folder without weights" else weighed_run, results_dir=results)
-    assert "**Paragraphs.**" not in text and "0.5271" not in text
-    assert "running text" not in flat(section(text, "## Limitations"))
+    risks = flat(section(text, "## Limitations"))
+    assert "**Paragraphs.** No paragraph check measured this model" in risks and "0.5271" not in text
+    assert "documents of running text" not in risks
 
 
 @pytest.mark.parametrize(
