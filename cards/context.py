@@ -369,13 +369,14 @@ def _entity_scores(inputs: CardInputs) -> list[EntityScores]:
 
 
 def _training_text(inputs: CardInputs) -> TrainingText:
-    extra = inputs.hyperparameters.extra  # absent from runs that trained on PAN-X's sentences alone
+    hyper = inputs.hyperparameters
+    extra = hyper.extra  # absent from runs that trained on PAN-X's sentences alone
     share = float(extra.get("pack_share") or 0.0)
     return TrainingText(
         printed=bool(extra.get("running_text")),
-        packed="" if not share else "all" if share == 1.0 else f"{share:.0%}",
-        length=fmt_count(extra.get("pack_length") or 0),
-        alongside=bool(share and extra.get("pack_alongside")),
+        packed="" if hyper.window is None else "all" if share == 1.0 else f"{share:.0%}",
+        length=fmt_count(hyper.window or 0),  # the passages' length: core.run_dir's one reading of it
+        alongside=hyper.window is not None and bool(extra.get("pack_alongside")),
     )
 
 
