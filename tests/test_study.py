@@ -163,6 +163,17 @@ def test_a_run_counts_as_the_studys_only_when_made_with_its_recipe(project, firs
     assert not _made_by(seed_run, replace(trained_with, word_consistency=1.0), "de", seed_args)
     assert not _made_by(seed_run, trained_with, "de", {**seed_args, "seed": 44})
     assert not _made_by(seed_run, trained_with, "fr", seed_args)
+    # A curve point is told by the sentences its command trained on, not by its step count: packed
+    # passages come on top of the sentences (preset e5), so a point takes more steps than its sentences.
+    point, point_args = project / "runs" / "fr-curve" / str(CURVE_SIZES[0]), {"max_train_samples": CURVE_SIZES[0]}
+    point_args["eval_languages"] = "fr"
+    assert _made_by(point, trained_with, "fr", point_args)
+    assert not _made_by(point, trained_with, "fr", {**point_args, "max_train_samples": CURVE_SIZES[1]})
+    packed = shutil.copytree(point, project / "packed-point")
+    state = json.loads((packed / rd.TRAINER_STATE).read_text())
+    state["max_steps"] *= 2
+    (packed / rd.TRAINER_STATE).write_text(json.dumps(state))
+    assert _made_by(packed, trained_with, "fr", point_args)
 
 
 def test_an_interrupted_run_resumes_only_under_the_recipe_that_wrote_it(tmp_path, smoke_run_dir):
@@ -204,6 +215,18 @@ def test_a_half_written_output_is_redone(project, first_run):
     table.write_text(table.read_text()[:40])  # as if the writer had died half way (writes are atomic now)
     assert ran(study(project)) == ["matrix"]
     assert "| all |" in table.read_text()
+
+
+def test_a_run_finished_after_a_recipe_change_but_not_recorded_is_adopted(project, first_run):
+    """A study stopped between a run's end and the lock's record: the lock still holds the old recipe's
+    parameters, but the run directory says the current recipe made it, so it is not trained again."""
+    lock_path = project / "results" / "study.lock.json"
+    lock = json.loads(lock_path.read_text())
+    lock["steps"]["train-de-seed43"]["params"] = "an older recipe"
+    lock_path.write_text(json.dumps(lock))
+    result = study(project)
+    assert ran(result) == [] and "[adopt] train-de-seed43" in result.stderr
+    assert json.loads(lock_path.read_text())["steps"]["train-de-seed43"]["params"] != "an older recipe"
 
 
 def test_only_steps_whose_inputs_or_outputs_changed_run_again(project, first_run):

@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -217,8 +218,13 @@ class Study:
         return _made_by(run_dir, self.recipe_for(experiment, preset, overrides), experiment, overrides)
 
     def recipe_for(self, experiment: str, preset: Preset, overrides: dict[str, Any]) -> Preset:
-        """The preset as this step trains it: its epochs stretched to min_train_steps, the overrides' seed."""
-        return _recipe(preset.for_train_rows(self.train_rows(experiment, preset, overrides)), overrides)
+        """The preset as this step trains it: the study's --train-arg values and the step's overrides applied
+        as the train command applies them, its epochs stretched to min_train_steps."""
+        from training.arguments import TrainArguments, resolved_preset
+
+        arguments = {**self.train_overrides, **overrides}
+        recipe = resolved_preset(TrainArguments(experiment=experiment, preset=preset.name, **arguments))
+        return recipe.for_train_rows(self.train_rows(experiment, recipe, arguments))
 
     def train_rows(self, experiment: str, preset: Preset, overrides: dict[str, Any]) -> int:
         """The size of the run's training set: with the preset's epoch_repeats, it gives the epochs it trains for."""
@@ -523,8 +529,16 @@ def _made_by(run_dir: Path, preset: Preset, experiment: str, overrides: dict[str
         and info.eval_languages == list(_eval_languages(overrides))
     ):
         return False
-    samples = overrides.get("max_train_samples")  # the Trainer's step count gives the number of sentences away
-    return samples is None or rd.TrainerState.read(run_dir).steps_per_epoch == preset.steps_per_epoch(samples)
+    samples = overrides.get("max_train_samples")
+    return samples is None or _command_arguments(info.command).max_train_samples == samples
+
+
+def _command_arguments(command: str):
+    """The TrainArguments of a run's recorded command: its sentences, which its step count does not give
+    away once packed passages come on top of them."""
+    from training.arguments import parse_arguments
+
+    return parse_arguments(shlex.split(command)[len(rd.TRAIN_COMMAND.split()) :])
 
 
 def _relative(path: Path) -> str:
@@ -570,9 +584,12 @@ def run_steps(steps: list[Step], lock: Lock, only: list[str] | None, force: bool
         if state == "current" and not force:
             print(f"[skip] {step.name}: inputs and outputs unchanged", file=sys.stderr)
             continue
-        if state == "never recorded" and not force and step.adopt is not None and step.adopt():
+        # A run finished outside the study, or by a study stopped before it wrote the lock (after a recipe
+        # change, the lock still holds the old recipe's parameters): its run directory says what made it.
+        adoptable = state in ("never recorded", "parameters changed")
+        if adoptable and not force and step.adopt is not None and step.adopt():
             lock.record(step)
-            print(f"[adopt] {step.name}: finished by the same training command outside the study", file=sys.stderr)
+            print(f"[adopt] {step.name}: finished by the same training command, not yet recorded", file=sys.stderr)
             info = rd.RunInfo.read(step.outputs[0].parent)
             record["steps"][step.name] = {
                 "wall_time_s": info.train_runtime_s,
