@@ -176,6 +176,23 @@ def test_a_run_counts_as_the_studys_only_when_made_with_its_recipe(project, firs
     assert _made_by(packed, trained_with, "fr", point_args)
 
 
+
+def test_a_curve_point_whose_command_no_longer_parses_is_trained_anew_not_a_crash(project, first_run):
+    """A run recorded by an older train command (a flag since removed, a value now refused) is no run of
+    today's recipe: the study retrains it instead of exiting on argparse's complaint."""
+    from training.presets import get_preset
+    from workflow.study import _made_by
+
+    trained_with = replace(get_preset("smoke"), num_epochs=1)
+    point_args = {"max_train_samples": CURVE_SIZES[0], "eval_languages": "fr"}
+    point = project / "runs" / "fr-curve" / str(CURVE_SIZES[0])
+    info = json.loads((point / rd.RUN_INFO).read_text())
+    for tail in (" --removed-flag 3", " --max-train-samples -5", " --seed 'unclosed"):
+        old = shutil.copytree(point, project / "old-point", dirs_exist_ok=True)
+        (old / rd.RUN_INFO).write_text(json.dumps({**info, "command": info["command"] + tail}))
+        assert not _made_by(old, trained_with, "fr", point_args), tail
+    assert _made_by(point, trained_with, "fr", point_args)
+
 def test_an_interrupted_run_resumes_only_under_the_recipe_that_wrote_it(tmp_path, smoke_run_dir):
     """A preset changed while a run was cut short: the study trains that run anew instead of finishing the old
     recipe's checkpoints under the new recipe's name."""

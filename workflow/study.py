@@ -16,8 +16,10 @@ directory made outside the study by the same training command is adopted, not re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import hashlib
+import io
 import json
 import os
 import shlex
@@ -530,15 +532,23 @@ def _made_by(run_dir: Path, preset: Preset, experiment: str, overrides: dict[str
     ):
         return False
     samples = overrides.get("max_train_samples")
-    return samples is None or _command_arguments(info.command).max_train_samples == samples
+    if samples is None:
+        return True
+    arguments = _command_arguments(info.command)
+    return arguments is not None and arguments.max_train_samples == samples
 
 
 def _command_arguments(command: str):
     """The TrainArguments of a run's recorded command: its sentences, which its step count does not give
-    away once packed passages come on top of them."""
+    away once packed passages come on top of them. None when today's train command would refuse it (a flag
+    since removed, a value now out of range): no run of the current recipe."""
     from training.arguments import parse_arguments
 
-    return parse_arguments(shlex.split(command)[len(rd.TRAIN_COMMAND.split()) :])
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # argparse prints its usage before it exits
+            return parse_arguments(shlex.split(command)[len(rd.TRAIN_COMMAND.split()) :])
+    except (SystemExit, InputError, ValueError):
+        return None
 
 
 def _relative(path: Path) -> str:
