@@ -159,10 +159,11 @@ def test_a_run_counts_as_the_studys_only_when_made_with_its_recipe(project, firs
     # This process knows four languages, the project's copy five: name the ones its runs were evaluated on.
     seed_run, seed_args = project / "runs" / "de-seed43", {"seed": 43, "eval_languages": "de,fr,it,en,xx"}
     trained_with = replace(get_preset("smoke"), num_epochs=1)  # the study above passes --num-epochs=1
-    assert _made_by(seed_run, trained_with, "de", seed_args)
-    assert not _made_by(seed_run, replace(trained_with, word_consistency=1.0), "de", seed_args)
-    assert not _made_by(seed_run, trained_with, "de", {**seed_args, "seed": 44})
-    assert not _made_by(seed_run, trained_with, "fr", seed_args)
+    seed_recipe = replace(trained_with, seed=43)
+    assert _made_by(seed_run, seed_recipe, "de", seed_args)
+    assert not _made_by(seed_run, replace(seed_recipe, word_consistency=1.0), "de", seed_args)
+    assert not _made_by(seed_run, replace(seed_recipe, seed=44), "de", {**seed_args, "seed": 44})
+    assert not _made_by(seed_run, seed_recipe, "fr", seed_args)
     # A curve point is told by the sentences its command trained on, not by its step count: packed
     # passages come on top of the sentences (preset e5), so a point takes more steps than its sentences.
     point, point_args = project / "runs" / "fr-curve" / str(CURVE_SIZES[0]), {"max_train_samples": CURVE_SIZES[0]}

@@ -515,18 +515,14 @@ def _resumable(folder: Path, recipe: Preset) -> bool:
     )
 
 
-def _recipe(preset: Preset, overrides: dict[str, Any]) -> Preset:
-    """The preset as a step's TrainArguments overrides train it (a second seed)."""
-    return replace(preset, seed=overrides.get("seed", preset.seed))
-
-
-def _made_by(run_dir: Path, preset: Preset, experiment: str, overrides: dict[str, Any]) -> bool:
-    """Did `python -m training.train` with this preset, experiment and TrainArguments overrides finish this run?"""
+def _made_by(run_dir: Path, recipe: Preset, experiment: str, overrides: dict[str, Any]) -> bool:
+    """Did `python -m training.train` finish this run with this recipe (the preset as the step's TrainArguments
+    overrides resolve it: Study.recipe_for), experiment and overrides?"""
     if not rd.is_finished(run_dir):
         return False
     info = rd.RunInfo.read(run_dir)
     if not (
-        _recipe(preset, overrides).made(rd.Hyperparameters.read(run_dir))
+        recipe.made(rd.Hyperparameters.read(run_dir))
         and info.experiment == experiment
         and info.eval_languages == list(_eval_languages(overrides))
     ):
