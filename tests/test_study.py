@@ -177,7 +177,6 @@ def test_a_run_counts_as_the_studys_only_when_made_with_its_recipe(project, firs
     assert _made_by(packed, trained_with, "fr", point_args)
 
 
-
 def test_a_curve_point_whose_command_no_longer_parses_is_trained_anew_not_a_crash(project, first_run):
     """A run recorded by an older train command (a flag since removed, a value now refused) is no run of
     today's recipe: the study retrains it instead of exiting on argparse's complaint."""
@@ -193,6 +192,7 @@ def test_a_curve_point_whose_command_no_longer_parses_is_trained_anew_not_a_cras
         (old / rd.RUN_INFO).write_text(json.dumps({**info, "command": info["command"] + tail}))
         assert not _made_by(old, trained_with, "fr", point_args), tail
     assert _made_by(point, trained_with, "fr", point_args)
+
 
 def test_an_interrupted_run_resumes_only_under_the_recipe_that_wrote_it(tmp_path, smoke_run_dir):
     """A preset changed while a run was cut short: the study trains that run anew instead of finishing the old
