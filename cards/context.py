@@ -110,6 +110,7 @@ class Entity:
 class LanguageScores:
     name: str
     trained: bool
+    unlabelled: bool  # not trained on, but its text read without labels (preset unlabelled_text)
     sentences: str
     precision: str
     recall: str
@@ -155,6 +156,12 @@ class TrainingSplits:
 
 
 @dataclass(frozen=True)
+class UnlabelledText:
+    language: str
+    sentences: str  # its train sentences read without labels
+
+
+@dataclass(frozen=True)
 class TrainingText:
     """The form the sentences were trained in, beside PAN-X's own (training/running_text.py)."""
 
@@ -162,6 +169,7 @@ class TrainingText:
     packed: str  # the share packed into passages ("all", "50%"); "" when none was
     length: str  # subwords per passage
     alongside: bool  # the passages added to every sentence, not in place of some
+    unlabelled: list[UnlabelledText]  # languages read without their labels (preset unlabelled_text)
 
 
 @dataclass(frozen=True)
@@ -341,6 +349,7 @@ def _language_scores(inputs: CardInputs) -> list[LanguageScores]:
         LanguageScores(
             name=LANGUAGE_NAMES[lang],
             trained=lang in inputs.train_languages,
+            unlabelled=lang in inputs.data_summary.unlabelled_sentences,
             sentences=fmt_count(scores[lang].num_sentences),
             precision=fmt_score(scores[lang].precision),
             recall=fmt_score(scores[lang].recall),
@@ -377,6 +386,10 @@ def _training_text(inputs: CardInputs) -> TrainingText:
         packed="" if hyper.window is None else "all" if share == 1.0 else f"{share:.0%}",
         length=fmt_count(hyper.window or 0),  # the passages' length: core.run_dir's one reading of it
         alongside=hyper.window is not None and bool(extra.get("pack_alongside")),
+        unlabelled=[
+            UnlabelledText(language=LANGUAGE_NAMES[lang], sentences=fmt_count(rows))
+            for lang, rows in inputs.data_summary.unlabelled_sentences.items()
+        ],
     )
 
 

@@ -357,6 +357,8 @@ class DataSummary(RunFile):
     NAME: ClassVar[str] = DATA_SUMMARY
     experiment: str
     train_languages: list[str]
+    # language -> its train sentences read without labels (preset unlabelled_text); runs before it had none
+    unlabelled_sentences: dict[str, int] = field(default_factory=dict)
     source: str  # "hub" or "parquet", never a folder of this machine
     test_carved_from_validation: bool
     carve_seed: int
@@ -364,6 +366,12 @@ class DataSummary(RunFile):
     fractions: dict[str, float]  # language -> the subsample's share of each split
     splits: dict[str, dict[str, SplitSummary]]  # language -> train | validation | test -> counts
     examples: dict[str, list[str]] = field(metadata=BY_ENTITY)  # entity type -> names from the training data
+
+    def to_json(self) -> dict[str, Any]:
+        values = super().to_json()
+        if not values["unlabelled_sentences"]:  # none read: the file as runs wrote it before the key existed
+            del values["unlabelled_sentences"]
+        return values
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -60,6 +60,7 @@ class ModelSpec:
     folder: Path  # the bundled copy: MODELS_DIR/KEY
     hub_id: str  # where it is published; fetched from there only when not bundled
     languages: tuple[str, ...]  # languages it was fine-tuned on
+    read_without_labels: tuple[str, ...] = ()  # languages whose text it read without labels (--unlabelled-text)
 
     @property
     def bundled(self) -> bool:
@@ -72,6 +73,20 @@ class ModelSpec:
 
     def trained_on(self, lang: str) -> bool:
         return lang in self.languages
+
+    def marker(self, lang: str) -> str:
+        """How the model knows the language: "trained", "text only" (read without labels) or "zero-shot"."""
+        return "trained" if self.trained_on(lang) else "text only" if lang in self.read_without_labels else "zero-shot"
+
+
+def unlabelled_languages(folder: Path) -> tuple[str, ...]:
+    """The languages a bundled model read without labels, from its data_summary.json; () when it read none
+    or the file cannot tell (a broken file is reported when the model loads)."""
+    try:
+        summary = json.loads((folder / rd.DATA_SUMMARY).read_text(encoding="utf-8"))
+        return tuple(str(lang) for lang in summary.get("unlabelled_sentences") or {})
+    except (OSError, ValueError, AttributeError, TypeError):
+        return ()
 
 
 def bundled_base(folder: Path) -> str:
@@ -111,7 +126,8 @@ class Registry:
         self.specs: dict[str, ModelSpec] = {}
         for key, languages in EXPERIMENTS.items():
             folder = self.models_dir / key
-            self.specs[key] = ModelSpec(key, folder, repo_id(key, bundled_base(folder)), languages)
+            hub_id = repo_id(key, bundled_base(folder))
+            self.specs[key] = ModelSpec(key, folder, hub_id, languages, unlabelled_languages(folder))
         self._taggers: dict[str, Tagger] = {}
         self._failures: dict[str, tuple[float, str]] = {}
         # One lock per model: two requests for a cold model load it once, and a model that takes

@@ -89,8 +89,8 @@ class Inputs:
                     model_choices(registry, language),
                     value=chosen,
                     label="Models",
-                    info=f"✓ = fine-tuned on this language, zero-shot = not; {AUTO} = the best model for the "
-                    "language it detects",
+                    info=f"✓ = fine-tuned on this language, text only = read its text without labels, zero-shot "
+                    f"= neither; {AUTO} = the best model for the language it detects",
                     elem_id="models",
                 )
                 run = gr.Button("Find entities", variant="primary", elem_id="run")
@@ -218,12 +218,12 @@ def model_choices(registry: Registry, lang: str) -> list[tuple[str, str]]:
 
 
 def choice_label(spec: ModelSpec, lang: str) -> str:
-    return f"{spec.key} {'✓ trained' if spec.trained_on(lang) else '· zero-shot'}"
+    return f"{spec.key} {'✓' if spec.trained_on(lang) else '·'} {spec.marker(lang)}"
 
 
 def column_label(spec: ModelSpec, lang: str) -> str:
     # The key alone (the intro says it names the training languages) keeps the labels on one line each.
-    verdict = "✓ trained on" if spec.trained_on(lang) else "zero-shot on"
+    verdict = {"trained": "✓ trained on", "text only": "text only in", "zero-shot": "zero-shot on"}[spec.marker(lang)]
     return f"{spec.key} · {verdict} {LANGUAGE_NAMES[lang]}"
 
 

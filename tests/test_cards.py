@@ -240,6 +240,26 @@ def test_a_card_no_paragraph_check_measured_says_so(tmp_path, no_results, de_run
     assert_card_matches_run(text, packed)
 
 
+def test_a_card_of_a_run_that_read_unlabelled_text_says_which_and_how_much(tmp_path, no_results, de_run):
+    """--unlabelled-text: the languages it read without labels are no longer zero-shot in the card's table,
+    and the data section says how many of their sentences it read and what learnt from them."""
+    run = copy_run(de_run, tmp_path / "unlabelled")
+    read = {"fr": 4580, "it": 1680, "en": 1180}
+    edit_json(run / DATA_SUMMARY, lambda summary: summary.update(unlabelled_sentences=read))
+    edit_json(run / HYPERPARAMETERS, lambda hyper: hyper.update(unlabelled_text=True))
+    text = render_card(run, results_dir=no_results)
+    data = flat(section(text, "## Training and evaluation data"))
+    assert (
+        " It also read 4,580 French, 1,680 Italian and 1,180 English training sentences without their labels, "
+        "which only a loss asking a word's pieces to agree learns from." in data
+    )
+    rows = [line for line in section(text, "## Evaluation results").splitlines() if line.startswith("| ")]
+    assert [row.split(" | ")[1] for row in rows[1:5]] == ["yes", "text only", "text only", "text only"]
+    assert "- **Languages read without labels.** Without French, Italian or English labels it scores" in flat(text)
+    assert "text only" not in render_card(de_run, results_dir=no_results)
+    assert_card_matches_run(text, run)
+
+
 def test_body_facts(de_card, de_run):
     summary = read_json(de_run, DATA_SUMMARY)
     data = flat(section(de_card, "## Training and evaluation data"))

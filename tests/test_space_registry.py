@@ -351,3 +351,22 @@ def test_launch_warms_the_default_models_up_once_the_server_answers(monkeypatch)
     serving.launch(Demo(), prevent_thread_lock=True)
     assert events == [("launch", True), ("warm_up", default_models("de"))]
     assert backends.threads() == 2
+
+
+def test_a_model_that_read_a_language_without_labels_is_marked_text_only(tmp_path):
+    """The data_summary.json of a bundled run says which languages it read without labels: the Space marks
+    them "text only", neither trained nor zero-shot; a missing or broken file marks none."""
+    from space.views import choice_label, column_label
+
+    (tmp_path / "fr").mkdir()
+    (tmp_path / "fr" / "data_summary.json").write_text(json.dumps({"unlabelled_sentences": {"de": 12580, "it": 1680}}))
+    (tmp_path / "it").mkdir()
+    (tmp_path / "it" / "data_summary.json").write_text("{broken")
+    specs = Registry(tmp_path).specs
+    fr = specs["fr"]
+    assert [fr.marker(lang) for lang in ("de", "fr", "it", "en")] == ["text only", "trained", "text only", "zero-shot"]
+    assert choice_label(fr, "de") == "fr · text only" and choice_label(fr, "fr") == "fr ✓ trained"
+    assert (
+        column_label(fr, "de") == "fr · text only in German" and column_label(fr, "en") == "fr · zero-shot on English"
+    )
+    assert specs["it"].read_without_labels == () and specs["de"].read_without_labels == ()

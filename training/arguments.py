@@ -63,6 +63,13 @@ class TrainArguments:
         default=False,
         metadata={"help": "add the passages to PAN-X's sentences, which all stay one per example in their words"},
     )
+    unlabelled_text: bool = field(
+        default=False,
+        metadata={
+            "help": "also read the train sentences of the languages without labels in this experiment, labels "
+            "ignored: the word-consistency term alone learns from them"
+        },
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "cap on training sentences"})
     max_eval_samples: int | None = field(
         default=None, metadata={"help": "cap on validation/test sentences per language"}
@@ -143,6 +150,11 @@ def parse_arguments(argv: list[str] | None = None) -> TrainArguments:
     return args
 
 
+def unlabelled_languages(experiment: str) -> tuple[str, ...]:
+    """The languages an experiment has no labels for: the text that --unlabelled-text adds."""
+    return tuple(lang for lang in LANGUAGES if lang not in EXPERIMENTS[experiment])
+
+
 def resolved_preset(args: TrainArguments) -> Preset:
     """The preset with the command line's overrides applied."""
     preset = get_preset(args.preset)
@@ -160,10 +172,17 @@ def resolved_preset(args: TrainArguments) -> Preset:
         "pack_share": args.pack_share,
         "pack_length": args.pack_length,
         "pack_alongside": args.pack_alongside or None,  # a flag: it turns adding on, never off
+        "unlabelled_text": args.unlabelled_text or None,
     }
     preset = replace(preset, **{k: v for k, v in overrides.items() if v is not None})
     if preset.pack_alongside and not preset.pack_share:
         raise InputError("--pack-alongside adds packed passages: give --pack-share greater than 0 too")
+    if preset.unlabelled_text and not preset.word_consistency:
+        raise InputError(
+            "--unlabelled-text is read by the word-consistency term alone: give --word-consistency above 0"
+        )
+    if preset.unlabelled_text and not unlabelled_languages(args.experiment):
+        raise InputError(f"--unlabelled-text: experiment {args.experiment} has labels in every language")
     if args.lora_rank is not None:
         if preset.lora is None:
             raise InputError(f"--lora-rank: preset {preset.name!r} fine-tunes the whole model, it has no adapter")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,11 +186,16 @@ class ExperimentData:
     per_language: dict[str, DatasetDict]  # sampled splits of every language
     test_carved_from_validation: bool
     source: str
+    # Sampled train splits of the languages the experiment has no labels for, read without them
+    # (preset unlabelled_text); None when it reads none.
+    unlabelled: Dataset | None = None
 
     def summary(self) -> dict:
+        unlabelled = {} if self.unlabelled is None else {"unlabelled_sentences": dict(Counter(self.unlabelled["lang"]))}
         return {
             "experiment": self.experiment,
             "train_languages": list(EXPERIMENTS[self.experiment]),
+            **unlabelled,
             "source": self.source,
             "test_carved_from_validation": self.test_carved_from_validation,
             "carve_seed": CARVE_SEED,
@@ -228,10 +234,12 @@ def load_experiment(
     data_dir: str | Path | None = None,
     max_train_samples: int | None = None,
     eval_languages: tuple[str, ...] = LANGUAGES,
+    unlabelled_languages: tuple[str, ...] = (),
 ) -> ExperimentData:
+    """unlabelled_languages: languages whose sampled train sentences come along in `unlabelled`."""
     train_langs = check_experiment(experiment)
     per_language, carved, source = {}, False, "hub"
-    for lang in dict.fromkeys(train_langs + tuple(eval_languages)):
+    for lang in dict.fromkeys(train_langs + tuple(eval_languages) + tuple(unlabelled_languages)):
         per_language[lang], raw = load_sampled(lang, data_dir)
         carved |= raw.test_carved_from_validation
         source = raw.source
@@ -243,7 +251,12 @@ def load_experiment(
         train = train.select(range(min(max_train_samples, len(train))))
     validation = concatenate_datasets([per_language[lang]["validation"] for lang in train_langs])
     test = {lang: per_language[lang]["test"] for lang in eval_languages}
-    return ExperimentData(experiment, train, validation, test, per_language, carved, source)
+    unlabelled = (
+        concatenate_datasets([per_language[lang]["train"] for lang in unlabelled_languages])
+        if unlabelled_languages
+        else None
+    )
+    return ExperimentData(experiment, train, validation, test, per_language, carved, source, unlabelled)
 
 
 def with_language(ds: Dataset, lang: str) -> Dataset:

@@ -143,6 +143,15 @@ def subword_counts(texts: Sequence[str], tokenizer: PreTrainedTokenizerBase) -> 
     return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
 
+def encode_unlabelled(ds: Dataset, tokenizer: PreTrainedTokenizerBase, pack_length: int, seed: int = 0) -> Dataset:
+    """Sentences as running text packed into passages of at most pack_length subwords, every label
+    IGNORE_INDEX: text for the word-consistency term (training.word_loss) alone."""
+    passages = encode_running(
+        ds, tokenizer, pack_length, running=True, pack_share=1.0, pack_length=pack_length, seed=seed
+    )
+    return passages.map(lambda row: {"labels": [IGNORE_INDEX] * len(row["labels"])})
+
+
 def encode_running(
     ds: Dataset,
     tokenizer: PreTrainedTokenizerBase,

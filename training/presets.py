@@ -67,6 +67,10 @@ class Preset:
     # The passages come on top of the book's data (every sentence stays one per example in PAN-X's words,
     # the form the carved test is in) rather than taking their sentences from it.
     pack_alongside: bool = False
+    # The train sentences of the languages the experiment has no labels for (their Swiss samples) as running
+    # text in passages of pack_length, every label ignored: only the word-consistency term reads them, so the
+    # pieces of a word agree in those languages too (German compounds: "Kur|für|stendamm" LOC, ORG, LOC).
+    unlabelled_text: bool = False
     scratch: ScratchEncoder | None = None
     max_train_samples: int | None = None
     max_eval_samples: int | None = None  # per language, for validation and test
@@ -106,6 +110,8 @@ class Preset:
             values.pop("pack_length")
         if not values.get("pack_share") or not values["pack_alongside"]:  # as before passages could be added
             values.pop("pack_alongside")
+        if not values["unlabelled_text"]:  # labelled text alone, as before unlabelled text existed
+            values.pop("unlabelled_text")
         if train_rows is not None or not values["min_train_steps"]:
             values.pop("min_train_steps")
         if train_rows is not None:
@@ -126,7 +132,8 @@ class Preset:
 
 
 def text_form(entries: dict) -> dict:
-    """The entries hyperparameters.json gains when a run trains on running text or packs sentences, from a
+    """The entries hyperparameters.json gains when a run trains on running text, packs sentences or reads
+    unlabelled text, from a
     preset's values or a hyperparameters.json: none for PAN-X's words one sentence at a time, so that the
     runs from before both stay as they were."""
     form = {"running_text": True} if entries.get("running_text") else {}
@@ -134,6 +141,8 @@ def text_form(entries: dict) -> dict:
         form |= {"pack_share": entries["pack_share"], "pack_length": entries.get("pack_length")}
         if entries.get("pack_alongside"):
             form["pack_alongside"] = True
+    if entries.get("unlabelled_text"):
+        form["unlabelled_text"] = True
     return form
 
 

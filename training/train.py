@@ -22,6 +22,7 @@ from pathlib import Path
 
 import datasets
 import torch
+from datasets import concatenate_datasets
 from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
@@ -50,9 +51,9 @@ from core.facts import (
     model_name,
 )
 from core.files import replace_folder
-from training.arguments import TrainArguments, parse_arguments, resolved_preset
+from training.arguments import TrainArguments, parse_arguments, resolved_preset, unlabelled_languages
 from training.data import load_experiment
-from training.features import encode, encode_running
+from training.features import encode, encode_running, encode_unlabelled
 from training.metrics import align_predictions, bootstrap_f1, compute_metrics, seqeval_scores
 from training.presets import Preset, text_form
 from training.runtime import device_description, library_versions, mixed_precision
@@ -215,10 +216,19 @@ def evaluate_languages(trainer: Trainer, test_sets: dict) -> dict:
     return results
 
 
-def training_features(train, tokenizer, preset: Preset, max_seq_length: int):
+def training_features(train, tokenizer, preset: Preset, max_seq_length: int, unlabelled=None):
     """The training split as the model learns it: PAN-X's words one sentence at a time (the book), or text
-    as people write it (running text, some sentences packed into passages). Validation and test always
-    use PAN-X's words (encode), so that F1 stays comparable between recipes."""
+    as people write it (running text, some sentences packed into passages), with the unlabelled passages
+    of `unlabelled` (encode_unlabelled) on top. Validation and test always use PAN-X's words (encode), so
+    that F1 stays comparable between recipes."""
+    labelled = labelled_features(train, tokenizer, preset, max_seq_length)
+    if unlabelled is None or not len(unlabelled):
+        return labelled
+    passages = encode_unlabelled(unlabelled, tokenizer, preset.pack_length, preset.seed)
+    return concatenate_datasets([labelled, passages.cast(labelled.features)])
+
+
+def labelled_features(train, tokenizer, preset: Preset, max_seq_length: int):
     if not preset.running_text and not preset.pack_share:
         return encode(train, tokenizer, max_seq_length, preset.label_all_subwords)
     return encode_running(
@@ -293,14 +303,18 @@ def train(args: TrainArguments, command: str | None = None) -> Path | None:
     # Every process needs the data; the first prepares it (and the base) while the others wait.
     with targs.main_process_first(desc="load PAN-X and the base model"):
         data = load_experiment(
-            args.experiment, args.data_dir or default_data_dir(), preset.max_train_samples, args.eval_language_list
+            args.experiment,
+            args.data_dir or default_data_dir(),
+            preset.max_train_samples,
+            args.eval_language_list,
+            unlabelled_languages(args.experiment) if preset.unlabelled_text else (),
         )
         if preset.max_eval_samples:
             cap = lambda ds: ds.select(range(min(preset.max_eval_samples, len(ds))))
             data.validation = cap(data.validation)
             data.test = {lang: cap(ds) for lang, ds in data.test.items()}
         tokenizer, model = load_base(preset)
-        train_set = training_features(data.train, tokenizer, preset, args.max_seq_length)
+        train_set = training_features(data.train, tokenizer, preset, args.max_seq_length, data.unlabelled)
         validation_set = encode(data.validation, tokenizer, args.max_seq_length)
         test_sets = {lang: encode(ds, tokenizer, args.max_seq_length) for lang, ds in data.test.items()}
     # Counted in sentences, as the study and the presets count them: packed passages come on top.

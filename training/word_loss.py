@@ -27,6 +27,7 @@ import torch
 from transformers import PreTrainedTokenizerBase, Trainer
 
 from core.facts import LABELS
+from training.features import IGNORE_INDEX
 
 WORD_START = "\u2581"  # SentencePiece's word-boundary mark
 _EPSILON = 1e-6
@@ -77,7 +78,14 @@ class WordConsistentTrainer(Trainer):
         self.continues = continuation_pieces(self.processing_class, running_text) if word_consistency else None
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        if (inputs["labels"] == IGNORE_INDEX).all():
+            # Unlabelled passages alone (preset unlabelled_text): cross-entropy over no label is 0 / 0.
+            outputs = model(**{key: value for key, value in inputs.items() if key != "labels"})
+            loss = outputs.logits.sum() * 0.0
+        else:
+            loss, outputs = super().compute_loss(
+                model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
+            )
         if self.word_consistency and model.training:
             loss = loss + self.word_consistency * word_consistency_loss(
                 outputs.logits, inputs["input_ids"], inputs["attention_mask"], self.continues
