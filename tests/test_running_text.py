@@ -217,9 +217,11 @@ def test_a_run_on_running_text_is_not_the_presets_run():
         (["--pack-share", "1.5"], "--pack-share must be between 0 and 1"),
         (["--pack-length", "600"], "--pack-length"),
         (["--pack-alongside"], "--pack-alongside adds packed passages: give --pack-share"),
+        (["--unlabelled-text"], "--unlabelled-text is read by the word-consistency term alone"),
+        (["--experiment", "all", "--word-consistency", "1", "--unlabelled-text"], "has labels in every language"),
     ],
 )
-def test_bad_packing_flags_are_refused_in_one_line(flags, message, capsys, tmp_path):
+def test_bad_text_flags_are_refused_in_one_line(flags, message, capsys, tmp_path):
     from training.train import cli
 
     assert cli(["--preset", "smoke", "--output-dir", str(tmp_path / "run"), *flags]) == 2

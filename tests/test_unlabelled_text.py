@@ -8,10 +8,9 @@ import math
 from dataclasses import asdict
 
 import pytest
-import torch
 
 from core import run_dir as rd
-from core.facts import LABELS, OFFLINE_BASE_ID
+from core.facts import OFFLINE_BASE_ID
 from training.features import IGNORE_INDEX
 
 
@@ -38,61 +37,6 @@ def test_unlabelled_passages_are_running_text_with_every_label_ignored(tokenizer
         assert set(row["labels"]) == {IGNORE_INDEX} and len(row["labels"]) == len(row["input_ids"]) <= 32
     text = tokenizer.decode(passages[0]["input_ids"], skip_special_tokens=True)
     assert text == "Jeff Dean (Google). Anna lebt in Bern."
-
-
-def tiny_model(tokenizer):
-    from transformers import BertConfig, BertForTokenClassification
-
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        num_labels=len(LABELS),
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    return BertForTokenClassification(config)
-
-
-def test_a_batch_of_unlabelled_passages_alone_trains_the_word_term_alone(tmp_path, tokenizer):
-    """Shuffled among few labelled sentences (en: 1,180 against 2,200 passages), a batch can hold passages
-    only: its cross-entropy over no label would be 0 / 0 and poison every weight with NaN."""
-    from training.presets import get_preset
-    from training.train import build_trainer, training_arguments
-    from training.word_loss import continuation_pieces, word_consistency_loss
-
-    model = tiny_model(tokenizer)
-    encoded = tokenizer(["Der Kurfürstendamm liegt in Berlin-Charlottenburg."], return_tensors="pt")
-    unlabelled = {**encoded, "labels": torch.full_like(encoded["input_ids"], IGNORE_INDEX)}
-    targs = training_arguments(tmp_path, get_preset("smoke"), eval_strategy="no")
-    trainer = build_trainer(model, tokenizer, targs, [], word_consistency=2.0)
-    model.train()
-    loss = trainer.compute_loss(model, dict(unlabelled), num_items_in_batch=torch.tensor(0))
-    term = word_consistency_loss(
-        model(**encoded).logits, encoded["input_ids"], encoded["attention_mask"], continuation_pieces(tokenizer)
-    )
-    assert term > 0 and torch.isclose(loss, 2.0 * term, atol=1e-5)
-    loss.backward()
-    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
-
-
-@pytest.mark.parametrize(
-    ("flags", "message"),
-    [
-        (["--unlabelled-text"], "--unlabelled-text is read by the word-consistency term alone"),
-        (["--experiment", "all", "--word-consistency", "1", "--unlabelled-text"], "has labels in every language"),
-    ],
-)
-def test_unlabelled_text_that_nothing_would_read_is_refused_in_one_line(flags, message, capsys, tmp_path):
-    from training.train import cli
-
-    assert cli(["--preset", "smoke", "--output-dir", str(tmp_path / "run"), *flags]) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
-    assert not (tmp_path / "run").exists()
 
 
 def test_the_switch_is_part_of_the_recipe_only_when_on():

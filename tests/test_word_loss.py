@@ -105,14 +105,12 @@ def test_word_starts_and_padding_do_not_count():
     assert word_consistency_loss(logits, ids, torch.ones_like(ids), table) > 5
 
 
-def test_trainer_adds_the_weighted_term_in_training_only(tmp_path, tokenizer):
+def tiny_model(tokenizer):
+    """A one-layer BERT on the real vocabulary, without dropout: its loss is a function of its inputs."""
     from transformers import BertConfig, BertForTokenClassification
 
-    from training.presets import get_preset
-    from training.train import build_trainer, training_arguments
-
     torch.manual_seed(0)
-    model = BertForTokenClassification(
+    return BertForTokenClassification(
         BertConfig(
             vocab_size=len(tokenizer),
             hidden_size=16,
@@ -124,6 +122,13 @@ def test_trainer_adds_the_weighted_term_in_training_only(tmp_path, tokenizer):
             attention_probs_dropout_prob=0.0,
         )
     )
+
+
+def test_trainer_adds_the_weighted_term_in_training_only(tmp_path, tokenizer):
+    from training.presets import get_preset
+    from training.train import build_trainer, training_arguments
+
+    model = tiny_model(tokenizer)
     encoded = tokenizer(["Jack Sparrow loves Zürich-Altstetten!"], return_tensors="pt")
     inputs = {**encoded, "labels": torch.zeros_like(encoded["input_ids"])}
     targs = training_arguments(tmp_path, get_preset("smoke"), eval_strategy="no")
@@ -139,3 +144,25 @@ def test_trainer_adds_the_weighted_term_in_training_only(tmp_path, tokenizer):
     assert torch.isclose(weighted.compute_loss(model, dict(inputs)), base + 2.0 * term, atol=1e-5)
     model.eval()
     assert torch.isclose(weighted.compute_loss(model, dict(inputs)), plain.compute_loss(model, dict(inputs)))
+
+
+def test_a_batch_of_unlabelled_passages_alone_trains_the_word_term_alone(tmp_path, tokenizer):
+    """Shuffled among few labelled sentences (--unlabelled-text, en: 1,180 against 2,200 passages), a batch can
+    hold passages only: its cross-entropy over no label would be 0 / 0 and poison every weight with NaN."""
+    from training.features import IGNORE_INDEX
+    from training.presets import get_preset
+    from training.train import build_trainer, training_arguments
+
+    model = tiny_model(tokenizer)
+    encoded = tokenizer(["Der Kurfürstendamm liegt in Berlin-Charlottenburg."], return_tensors="pt")
+    unlabelled = {**encoded, "labels": torch.full_like(encoded["input_ids"], IGNORE_INDEX)}
+    targs = training_arguments(tmp_path, get_preset("smoke"), eval_strategy="no")
+    trainer = build_trainer(model, tokenizer, targs, [], word_consistency=2.0)
+    model.train()
+    loss = trainer.compute_loss(model, dict(unlabelled), num_items_in_batch=torch.tensor(0))
+    term = word_consistency_loss(
+        model(**encoded).logits, encoded["input_ids"], encoded["attention_mask"], continuation_pieces(tokenizer)
+    )
+    assert term > 0 and torch.isclose(loss, 2.0 * term, atol=1e-5)
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
