@@ -85,6 +85,7 @@ def hyperparameters_of(preset) -> dict:
 def test_a_run_reads_the_other_languages_and_says_so(tmp_path, data_dir):
     """A real (smoke) run: the other languages' Swiss train sentences come along without labels, the run
     directory records them, training stays finite, and validation still scores the labelled language."""
+    from cards import render_card
     from training.data import load_sampled
     from training.train import cli
 
@@ -99,3 +100,7 @@ def test_a_run_reads_the_other_languages_and_says_so(tmp_path, data_dir):
     losses = [e["loss"] for e in json.loads((out / rd.TRAINER_STATE).read_text())["log_history"] if "loss" in e]
     assert losses and all(math.isfinite(loss) for loss in losses)
     assert "--unlabelled-text" in rd.RunInfo.read(out).command
+    (tmp_path / "no-results").mkdir()
+    card = " ".join(render_card(out, results_dir=tmp_path / "no-results").split())
+    read = f"{expected['de']:,} German, {expected['fr']:,} French and {expected['en']:,} English"
+    assert f"It also read {read} training sentences without their labels" in card
