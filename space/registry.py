@@ -79,13 +79,12 @@ class ModelSpec:
         return "trained" if self.trained_on(lang) else "text only" if lang in self.read_without_labels else "zero-shot"
 
 
-def unlabelled_languages(folder: Path) -> tuple[str, ...]:
+def read_without_labels(folder: Path) -> tuple[str, ...]:
     """The languages a bundled model read without labels, from its data_summary.json; () when it read none
     or the file cannot tell (a broken file is reported when the model loads)."""
     try:
-        summary = json.loads((folder / rd.DATA_SUMMARY).read_text(encoding="utf-8"))
-        return tuple(str(lang) for lang in summary.get("unlabelled_sentences") or {})
-    except (OSError, ValueError, AttributeError, TypeError):
+        return tuple(rd.DataSummary.read(folder).unlabelled_sentences)
+    except InputError:  # missing, not JSON, or off the run directory's contract
         return ()
 
 
@@ -127,7 +126,7 @@ class Registry:
         for key, languages in EXPERIMENTS.items():
             folder = self.models_dir / key
             hub_id = repo_id(key, bundled_base(folder))
-            self.specs[key] = ModelSpec(key, folder, hub_id, languages, unlabelled_languages(folder))
+            self.specs[key] = ModelSpec(key, folder, hub_id, languages, read_without_labels(folder))
         self._taggers: dict[str, Tagger] = {}
         self._failures: dict[str, tuple[float, str]] = {}
         # One lock per model: two requests for a cold model load it once, and a model that takes

@@ -510,7 +510,8 @@ def assert_card_matches_run(text: str, run_dir: Path) -> None:
         [f"{summary['splits'][lang]['train']['rows']:,} {LANGUAGE_NAMES[lang]}" for lang in run_info["train_languages"]]
     )
     assert f"It was trained on {trained} sentences" in data
-    read = [f"{rows:,} {LANGUAGE_NAMES[lang]}" for lang, rows in summary.get("unlabelled_sentences", {}).items()]
+    unlabelled_sentences = summary.get("unlabelled_sentences", {})
+    read = [f"{rows:,} {LANGUAGE_NAMES[lang]}" for lang, rows in unlabelled_sentences.items()]
     if read:
         assert f" It also read {join_names(read)} training sentences without their labels" in data
     else:
@@ -522,9 +523,12 @@ def assert_card_matches_run(text: str, run_dir: Path) -> None:
     per_entity = {row[0]: row[1:] for row in table_rows(section(text, "### Per-entity scores"))}
     for lang, scores in evaluation["languages"].items():
         row = rows[LANGUAGE_NAMES[lang]]
-        unlabelled = lang in summary.get("unlabelled_sentences", {})
         assert row[1] == (
-            "yes" if lang in run_info["train_languages"] else "text only" if unlabelled else "no (zero-shot)"
+            "yes"
+            if lang in run_info["train_languages"]
+            else "text only"
+            if lang in unlabelled_sentences
+            else "no (zero-shot)"
         )
         assert row[2:] == [
             f"{scores['num_sentences']:,}",

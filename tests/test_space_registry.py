@@ -14,7 +14,7 @@ from huggingface_hub import constants
 
 import space.registry as registry_module
 from core import run_dir as rd
-from core.facts import EXPERIMENTS, HUB_NAMESPACE, LANGUAGES, OFFLINE_BASE_ID, repo_id
+from core.facts import BUNDLED_MODELS_DIR, EXPERIMENTS, HUB_NAMESPACE, LANGUAGES, OFFLINE_BASE_ID, repo_id
 from space.examples import EXAMPLES_FILE, build_examples, gold_for, load_examples
 from space.registry import (
     MODEL_KEYS,
@@ -358,8 +358,12 @@ def test_a_model_that_read_a_language_without_labels_is_marked_text_only(tmp_pat
     them "text only", neither trained nor zero-shot; a missing or broken file marks none."""
     from space.views import choice_label, column_label
 
+    # The bundled fr model's own summary, as if it had read German and Italian text without labels.
+    summary = json.loads((BUNDLED_MODELS_DIR / "fr" / "data_summary.json").read_text(encoding="utf-8"))
     (tmp_path / "fr").mkdir()
-    (tmp_path / "fr" / "data_summary.json").write_text(json.dumps({"unlabelled_sentences": {"de": 12580, "it": 1680}}))
+    (tmp_path / "fr" / "data_summary.json").write_text(
+        json.dumps({**summary, "unlabelled_sentences": {"de": 12580, "it": 1680}})
+    )
     (tmp_path / "it").mkdir()
     (tmp_path / "it" / "data_summary.json").write_text("{broken")
     specs = Registry(tmp_path).specs

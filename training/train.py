@@ -222,7 +222,7 @@ def training_features(train, tokenizer, preset: Preset, max_seq_length: int, unl
     of `unlabelled` (encode_unlabelled) on top. Validation and test always use PAN-X's words (encode), so
     that F1 stays comparable between recipes."""
     labelled = labelled_features(train, tokenizer, preset, max_seq_length)
-    if unlabelled is None or not len(unlabelled):
+    if unlabelled is None:
         return labelled
     passages = encode_unlabelled(unlabelled, tokenizer, preset.pack_length, preset.seed)
     return concatenate_datasets([labelled, passages.cast(labelled.features)])
